@@ -1,0 +1,137 @@
+# cicada: Locust, native.  `make` builds ./cicada; `make run` and `make test` also install
+# what they need on Debian 12 (see README.md).
+
+# Build variant: the default build goes to build/ and links ./cicada; `SAN=1` builds the
+# same sources with ASan+UBSan into build/asan/ (used by `make test`).
+SAN ?=
+ifeq ($(SAN),1)
+B        := build/asan
+OPT      := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+BIN      := $(B)/cicada
+else
+B        := build
+OPT      := -O2 -g
+BIN      := cicada
+endif
+
+CC       ?= cc
+VERSION  := $(shell git describe --tags --always --dirty 2>/dev/null || echo 0.1.0)
+WARN     := -std=c11 -Wall -Wextra -Werror=implicit-function-declaration \
+            -Werror=incompatible-pointer-types -Wshadow -Wno-missing-field-initializers
+CFLAGS   ?=
+CPPFLAGS += -D_GNU_SOURCE -Iengine -Iserver -I$(B)/gen -DCICADA_VERSION='"$(VERSION)"'
+ALLFLAGS  = $(WARN) $(OPT) $(CFLAGS) $(CPPFLAGS) -MMD -MP
+LIBS     := -lev -lcurl -lmicrohttpd -lzmq -lm
+TESTLIBS := -lcmocka
+
+ENGINE_SRC := $(sort $(wildcard engine/*.c))
+SERVER_SRC := $(sort $(wildcard server/*.c))
+ENGINE_OBJ := $(ENGINE_SRC:%.c=$(B)/%.o)
+SERVER_OBJ := $(SERVER_SRC:%.c=$(B)/%.o)
+LIB        := $(B)/libcicada.a
+# server/ minus main.o, so unit tests can link the program's modules too.
+SLIB       := $(B)/libserver.a
+UNIT_SRC   := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
+
+# Web assets are compiled into the binary (one file is the whole program).
+ASSETS     := $(sort $(wildcard web/static/* web/templates/*))
+ASSET_C    := $(B)/gen/assets.c
+
+PY         := /usr/bin/python3
+DEB_BUILD  := gcc make libc6-dev libev-dev libcurl4-openssl-dev libmicrohttpd-dev libzmq3-dev
+DEB_TEST   := libcmocka-dev python3-pytest python3-requests python3-zmq
+
+Q := @
+ifeq ($(V),1)
+Q :=
+endif
+
+.PHONY: all run test unit e2e asan-test deps test-deps clean bench
+
+all: $(BIN)
+
+$(BIN): $(B)/server/main.o $(SLIB) $(LIB)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(OPT) -o $@ $(B)/server/main.o $(SLIB) $(LIB) $(LIBS)
+
+$(SLIB): $(filter-out $(B)/server/main.o,$(SERVER_OBJ)) $(B)/gen/assets.o
+	@echo "  AR      $@"
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(LIB): $(ENGINE_OBJ)
+	@echo "  AR      $@"
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(B)/%.o: %.c Makefile
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	$(Q)$(CC) $(ALLFLAGS) -c -o $@ $<
+
+$(B)/tools/embed: tools/embed.c Makefile
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) -std=c11 -Wall -Wextra -O2 -o $@ $<
+
+$(ASSET_C): $(B)/tools/embed $(ASSETS) Makefile
+	@mkdir -p $(dir $@)
+	@echo "  EMBED   web/"
+	$(Q)$(B)/tools/embed $@ $(ASSETS)
+
+$(B)/gen/assets.o: $(ASSET_C)
+	@echo "  CC      $<"
+	$(Q)$(CC) $(ALLFLAGS) -c -o $@ $<
+
+$(B)/tests/%: tests/unit/%.c $(SLIB) $(LIB) Makefile
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	$(Q)$(CC) $(ALLFLAGS) -Itests/unit -o $@ $< $(SLIB) $(LIB) $(LIBS) $(TESTLIBS)
+
+# ---- set-up ---------------------------------------------------------------------------
+# Installs only what is missing, so a ready machine runs no apt-get at all.
+define apt_install
+	@missing=""; for p in $(1); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+endef
+
+deps:
+	$(call apt_install,$(DEB_BUILD))
+
+test-deps: deps
+	$(call apt_install,$(DEB_TEST))
+
+# ---- main job: the demo --------------------------------------------------------------
+DEMO_PORT ?= 8080
+run: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)./cicada --demo-target 127.0.0.1:$(DEMO_PORT) & pid=$$!; \
+	trap 'kill $$pid 2>/dev/null' EXIT INT TERM; \
+	sleep 0.3; \
+	./cicada -f examples/demo.json --headless -u 50 -r 10 -t 30s --csv build/demo; \
+	rc=$$?; kill $$pid 2>/dev/null; wait $$pid 2>/dev/null; exit $$rc
+
+# ---- tests ----------------------------------------------------------------------------
+unit: $(UNIT_BIN)
+	@for t in $(UNIT_BIN); do echo "  UNIT    $$t"; $$t || exit 1; done
+
+e2e: $(BIN)
+	$(Q)CICADA_BIN=$(abspath $(BIN)) $(PY) -m pytest -q -p no:cacheprovider tests/e2e
+
+# Everything `make test` runs, in order: plain build, unit, end-to-end; then the same
+# unit and end-to-end tests under ASan+UBSan.
+test: test-deps
+	$(Q)$(MAKE) --no-print-directory all unit e2e
+	$(Q)$(MAKE) --no-print-directory SAN=1 asan-test
+
+asan-test: export ASAN_OPTIONS = detect_leaks=1:abort_on_error=0:halt_on_error=1
+asan-test: export UBSAN_OPTIONS = print_stacktrace=1:halt_on_error=1
+asan-test: all unit e2e
+
+clean:
+	rm -rf build cicada
+
+-include $(ENGINE_OBJ:.o=.d) $(SERVER_OBJ:.o=.d) $(UNIT_BIN:=.d)

@@ -1,0 +1,119 @@
+/* HTTP client: libcurl's multi interface driven by the engine's libev loop.
+ *
+ * Each user owns one http_client (one CURL easy handle, never reset): its own cookie jar,
+ * and by default its own keep-alive connection, as each Locust HttpUser has its own
+ * session. Requests are immutable compiled descriptions (http_req) shared by all users that
+ * run the same step; a client re-applies options only when the request differs from its
+ * previous one, so a user looping over one request does no setopt work at all.
+ *
+ * All libcurl calls happen on the loop's stack: a user's coroutine hands its request over
+ * and yields; completions are collected after curl_multi_socket_action returns and only
+ * then reported, so no task code ever runs inside a libcurl callback.
+ *
+ * Why per-user connections need a trick: in the multi interface every easy handle draws
+ * from one connection pool. Connections are pooled by a key that includes the IPv6 scope
+ * id, and the scope id only affects connect() for link-local IPv6 addresses; giving each
+ * client its own scope id (CURLOPT_ADDRESS_SCOPE) therefore gives it its own connections
+ * at no memory cost (a CURLSH per user costs another easy handle, ~5.7 KiB). Requests to
+ * link-local IPv6 literals fall back to the shared pool. tests/e2e verify the affinity. */
+#ifndef CICADA_HTTP_H
+#define CICADA_HTTP_H
+
+#include <curl/curl.h>
+#include <ev.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "sbuf.h"
+
+typedef struct http http;
+
+enum http_method_kind { HTTP_GET, HTTP_HEAD, HTTP_POST, HTTP_OTHER };
+
+/* How a user's connections are reused. */
+enum http_conn_mode {
+    HTTP_CONN_USER,     /* keep-alive, one connection per user (default; Locust, k6) */
+    HTTP_CONN_SHARED,   /* keep-alive from one pool shared by all users: fewer sockets */
+    HTTP_CONN_REQUEST,  /* a new connection for every request */
+};
+
+/* A compiled request. Owned by whoever compiled it (a scenario step); must outlive every
+ * request made with it. */
+typedef struct http_req {
+    const char *method;             /* "GET", "POST", ... as sent */
+    enum http_method_kind kind;
+    const char *url;                /* absolute */
+    struct curl_slist *headers;     /* may be NULL; shared, never modified by curl */
+    const char *body;               /* NULL = no body */
+    size_t body_len;
+    long timeout_ms;                /* whole request; 0 = none */
+    bool follow;                    /* follow redirects */
+    bool link_local;                /* URL host is a link-local IPv6 literal */
+    bool dynamic;                   /* url/body change between uses: always re-apply */
+    enum http_conn_mode conn;
+} http_req;
+
+/* What came back. */
+typedef struct http_result {
+    CURLcode code;          /* CURLE_OK when a response arrived */
+    long status;            /* HTTP status; 0 without a response */
+    int64_t rt_us;          /* request start to last body byte */
+    uint64_t bytes;         /* body bytes received (after decoding) */
+    long os_errno;          /* errno behind a connection error */
+    bool connected;         /* a connection was established (for timeout texts) */
+    const http_req *req;
+} http_result;
+
+/* Per-user client. Embedded in the user; the fields are the engine's business. */
+typedef struct http_client {
+    CURL *easy;
+    http *h;
+    const http_req *last;       /* options currently applied */
+    unsigned scope;             /* CURLOPT_ADDRESS_SCOPE in effect */
+    bool busy;                  /* a request is in flight */
+    uint64_t bytes;
+    sbuf *body;                 /* when set, the response body is appended here */
+    void (*done)(struct http_client *c, const http_result *r);
+    void *owner;
+} http_client;
+
+/* Creates the multi handle on the loop. Free with http_free after every client. */
+http *http_new(struct ev_loop *loop);
+void http_free(http *h);
+
+/* Tells the pool how many connections to keep open (the number of users, at least):
+ * curl otherwise closes idle connections beyond four per running transfer. */
+void http_set_max_connections(http *h, long n);
+
+/* Sets up a client: id distinguishes its connections from other users' (any value unique
+ * among live clients; 0 is not allowed). done is called on the loop when a request
+ * finishes. */
+void http_client_init(http *h, http_client *c, unsigned id,
+                      void (*done)(http_client *c, const http_result *r), void *owner);
+
+/* Releases the easy handle (cancelling any request in flight). */
+void http_client_free(http_client *c);
+
+/* Forgets cookies and applied options, for reuse by a new user. */
+void http_client_recycle(http_client *c, unsigned id);
+
+/* Starts a request. Returns 0, or -1 with a message in err (the request was not sent). */
+int http_submit(http_client *c, const http_req *req, char *err, size_t errlen);
+
+/* Abandons the request in flight, if any; done is not called. */
+void http_cancel(http_client *c);
+
+/* Number of requests in flight. */
+int http_in_flight(const http *h);
+
+/* Writes the failure text for a result into buf (Locust's HttpUser wording where there is
+ * one: "HTTPError('404 Client Error: Not Found for url: /x')", "ConnectionRefusedError(111,
+ * 'Connection refused')"), with name standing for the URL. Returns false (buf untouched)
+ * when the result is a success by Locust's rule: a response with status < 400. Texts never
+ * contain per-request values, so failures group. */
+bool http_failure_text(const http_result *r, const char *name, char *buf, size_t len);
+
+/* The standard reason phrase for a status ("Not Found"), or "Unknown". */
+const char *http_reason(long status);
+
+#endif

@@ -1,0 +1,443 @@
+#include "runner.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dispatch.h"
+#include "log.h"
+#include "sbuf.h"
+#include "xalloc.h"
+
+#define LOGGER "cicada.runners"
+
+/* A doubly linked list of users in spawn order. */
+typedef struct ulist {
+    user *head, *tail;
+    unsigned n;
+} ulist;
+
+struct runner {
+    struct ev_loop *loop;
+    stats *stats;
+    user_env env;
+    runner_config cfg;
+    runner_hooks hooks;
+    uclass **classes;       /* name order */
+    int nclasses;
+    dispatch *disp;
+    int state;
+    ulist *active;          /* per class: users running, spawn order */
+    ulist stopping;         /* users asked to stop, until on_stop is done */
+    unsigned target;
+    uint32_t next_index;
+    user *free_users;       /* recycled structs, CURL handles kept */
+    ev_timer spawn_timer;
+    ev_timer reap_timer;    /* enforces stop deadlines */
+    ev_timer run_timer;
+    bool stop_logged;       /* "Not all users finished" said for this stop */
+};
+
+const char *runner_state_name(int state)
+{
+    static const char *const names[] = {"ready", "spawning", "running", "cleanup",
+                                        "stopping", "stopped", "missing"};
+    return state >= 0 && state <= RUNNER_MISSING ? names[state] : "unknown";
+}
+
+/* ---- lists -------------------------------------------------------------------------- */
+
+static void list_push(ulist *l, user *u)
+{
+    u->next = NULL;
+    u->prev = l->tail;
+    if (l->tail)
+        l->tail->next = u;
+    else
+        l->head = u;
+    l->tail = u;
+    l->n++;
+}
+
+static void list_remove(ulist *l, user *u)
+{
+    if (u->prev)
+        u->prev->next = u->next;
+    else
+        l->head = u->next;
+    if (u->next)
+        u->next->prev = u->prev;
+    else
+        l->tail = u->prev;
+    u->prev = u->next = NULL;
+    l->n--;
+}
+
+/* ---- users -------------------------------------------------------------------------- */
+
+static void finish_stop(runner *r)
+{
+    if (r->state != RUNNER_CLEANUP)
+        return;
+    ev_timer_stop(r->loop, &r->reap_timer);
+    r->state = RUNNER_STOPPED;
+    log_info(LOGGER, "All users stopped");
+    if (r->hooks.test_stop)
+        r->hooks.test_stop(r->hooks.data);
+}
+
+static void on_dead(user_env *env, user *u)
+{
+    runner *r = (runner *)((char *)env - offsetof(runner, env));
+    if (u->stop_deadline > 0) {
+        list_remove(&r->stopping, u);
+    } else {
+        /* A user that ended by itself (its task stopped it). */
+        list_remove(&r->active[u->cls->order], u);
+        u->cls->count--;
+    }
+    u->next = r->free_users;
+    r->free_users = u;
+    if (r->state == RUNNER_CLEANUP && r->stopping.n == 0) {
+        unsigned left = 0;
+        for (int i = 0; i < r->nclasses; i++)
+            left += r->active[i].n;
+        if (left == 0)
+            finish_stop(r);
+    }
+}
+
+static void spawn_one(runner *r, uclass *c)
+{
+    user *u = r->free_users;
+    if (u)
+        r->free_users = u->next;
+    else
+        u = xcalloc(1, sizeof *u);
+    if (++r->next_index == 0)
+        r->next_index = 1;  /* 0 would disable connection affinity */
+    user_init(u, &r->env, c, r->next_index);
+    u->stop_deadline = 0;
+    u->kill_sent = false;
+    list_push(&r->active[c->order], u);
+    c->count++;
+    user_start(u);
+}
+
+static void reap_arm(runner *r)
+{
+    if (!ev_is_active(&r->reap_timer))
+        ev_timer_again(r->loop, &r->reap_timer);
+}
+
+/* Moves u from its class list to the stopping list and asks it to stop. */
+static void stop_one(runner *r, user *u, double now)
+{
+    list_remove(&r->active[u->cls->order], u);
+    u->cls->count--;
+    list_push(&r->stopping, u);
+    if (r->cfg.stop_timeout > 0) {
+        u->stop_deadline = now + r->cfg.stop_timeout;
+        user_stop(u);
+    } else {
+        /* No stop timeout: Locust kills at once; on_stop still gets its grace. */
+        u->stop_deadline = now;
+        u->kill_sent = true;
+        user_kill(u);
+    }
+}
+
+static void reap_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)revents;
+    runner *r = (runner *)((char *)w - offsetof(runner, reap_timer));
+    double now = ev_now(loop);
+    bool late = false;
+    /* Walk by saved successor: a kill can finish the user and unlink it. */
+    for (user *u = r->stopping.head, *next; u; u = next) {
+        next = u->next;
+        if (!u->kill_sent && now >= u->stop_deadline) {
+            u->kill_sent = true;
+            late = true;
+            user_kill(u);
+        } else if (u->kill_sent && now >= u->stop_deadline + RUNNER_ON_STOP_GRACE) {
+            /* The second kill cancels an on_stop that outlived its grace. */
+            user_kill(u);
+        }
+    }
+    if (late && r->state == RUNNER_CLEANUP && !r->stop_logged) {
+        r->stop_logged = true;
+        log_info(LOGGER, "Not all users finished their tasks & terminated in %g seconds. "
+                         "Stopping them...", r->cfg.stop_timeout);
+    }
+    if (r->stopping.n == 0)
+        ev_timer_stop(loop, w);
+}
+
+/* ---- spawning ----------------------------------------------------------------------- */
+
+static void log_spawned(runner *r)
+{
+    sbuf b = SBUF_INIT;
+    sbuf_putc(&b, '{');
+    unsigned total = 0;
+    for (int i = 0; i < r->nclasses; i++) {
+        sbuf_printf(&b, "%s\"%s\": %u", i ? ", " : "", r->classes[i]->name, r->active[i].n);
+        total += r->active[i].n;
+    }
+    sbuf_putc(&b, '}');
+    log_info(LOGGER, "All users spawned: %s (%u total users)", sbuf_str(&b), total);
+    sbuf_free(&b);
+}
+
+static void spawning_complete(runner *r)
+{
+    r->state = RUNNER_RUNNING;
+    log_spawned(r);
+    if (r->cfg.reset_stats) {
+        log_info(LOGGER, "Resetting stats");
+        stats_reset(r->stats, ev_now(r->loop), false);
+    }
+    if (r->hooks.spawning_complete)
+        r->hooks.spawning_complete(r->hooks.data, runner_user_count(r));
+}
+
+/* Brings every class to the dispatcher's current numbers: spawns first, then stops,
+ * newest users first. */
+static void apply_map(runner *r)
+{
+    const unsigned *want = dispatch_worker_users(r->disp, 0);
+    double now = ev_now(r->loop);
+    for (int i = 0; i < r->nclasses; i++)
+        while (r->active[i].n < want[i])
+            spawn_one(r, r->classes[i]);
+    for (int i = 0; i < r->nclasses; i++)
+        while (r->active[i].n > want[i])
+            stop_one(r, r->active[i].tail, now);
+    if (r->stopping.n)
+        reap_arm(r);
+}
+
+static void spawn_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)revents;
+    runner *r = (runner *)((char *)w - offsetof(runner, spawn_timer));
+    double began = ev_time();
+    double delay = 0;
+    if (!dispatch_next(r->disp, &delay)) {
+        spawning_complete(r);
+        return;
+    }
+    apply_map(r);
+    if (r->state != RUNNER_SPAWNING)
+        return; /* a hook stopped the test meanwhile */
+    /* The delay counts from when this iteration began, as Locust's does. */
+    double wait = delay - (ev_time() - began);
+    ev_timer_set(w, wait > 0 ? wait : 0, 0.);
+    ev_timer_start(loop, w);
+}
+
+static void run_time_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    runner *r = (runner *)((char *)w - offsetof(runner, run_timer));
+    if (r->hooks.run_time_reached)
+        r->hooks.run_time_reached(r->hooks.data);
+    else
+        runner_stop(r);
+}
+
+/* ---- public ------------------------------------------------------------------------- */
+
+static int cmp_class(const void *a, const void *b)
+{
+    return strcmp((*(uclass *const *)a)->name, (*(uclass *const *)b)->name);
+}
+
+static dispatch *make_dispatch(runner *r, char *err, size_t errlen)
+{
+    dispatch_class *dc = xcalloc((size_t)r->nclasses, sizeof *dc);
+    for (int i = 0; i < r->nclasses; i++) {
+        dc[i].name = r->classes[i]->name;
+        dc[i].weight = r->classes[i]->weight;
+        dc[i].fixed_count = (unsigned)r->classes[i]->fixed_count;
+    }
+    const char *worker = "local";
+    dispatch *d = dispatch_new(dc, (size_t)r->nclasses, &worker, 1, err, errlen);
+    free(dc);
+    return d;
+}
+
+runner *runner_new(struct ev_loop *loop, http *h, stats *s, uclass **classes, int nclasses,
+                   const runner_config *cfg, const runner_hooks *hooks, char *err,
+                   size_t errlen)
+{
+    if (nclasses <= 0) {
+        snprintf(err, errlen, "No User class found!");
+        return NULL;
+    }
+    runner *r = xcalloc(1, sizeof *r);
+    r->loop = loop;
+    r->stats = s;
+    r->cfg = *cfg;
+    if (hooks)
+        r->hooks = *hooks;
+    r->env.loop = loop;
+    r->env.http = h;
+    r->env.stats = s;
+    r->env.node = cfg->node ? cfg->node : "local";
+    r->env.on_dead = on_dead;
+    r->classes = xmalloc((size_t)nclasses * sizeof *r->classes);
+    memcpy(r->classes, classes, (size_t)nclasses * sizeof *classes);
+    qsort(r->classes, (size_t)nclasses, sizeof *r->classes, cmp_class);
+    r->nclasses = nclasses;
+    for (int i = 0; i < nclasses; i++) {
+        r->classes[i]->order = i;
+        r->classes[i]->count = 0;
+    }
+    r->active = xcalloc((size_t)nclasses, sizeof *r->active);
+    r->disp = make_dispatch(r, err, errlen);
+    if (!r->disp) {
+        free(r->active);
+        free(r->classes);
+        free(r);
+        return NULL;
+    }
+    ev_init(&r->spawn_timer, spawn_cb);
+    ev_init(&r->reap_timer, reap_cb);
+    r->reap_timer.repeat = 0.1;
+    ev_init(&r->run_timer, run_time_cb);
+    r->state = RUNNER_READY;
+    return r;
+}
+
+static void free_list(user *u)
+{
+    while (u) {
+        user *next = u->next;
+        user_release(u);
+        free(u);
+        u = next;
+    }
+}
+
+void runner_free(runner *r)
+{
+    if (!r)
+        return;
+    ev_timer_stop(r->loop, &r->spawn_timer);
+    ev_timer_stop(r->loop, &r->reap_timer);
+    ev_timer_stop(r->loop, &r->run_timer);
+    /* Users still alive here are abandoned mid-flight: release without on_stop. */
+    for (int i = 0; i < r->nclasses; i++)
+        free_list(r->active[i].head);
+    free_list(r->stopping.head);
+    free_list(r->free_users);
+    dispatch_free(r->disp);
+    free(r->active);
+    free(r->classes);
+    free(r);
+}
+
+int runner_start(runner *r, unsigned users, double spawn_rate, char *err, size_t errlen)
+{
+    if (!(spawn_rate > 0) || !isfinite(spawn_rate)) {
+        snprintf(err, errlen, "spawn rate must be a number > 0");
+        return -1;
+    }
+    if (r->state == RUNNER_CLEANUP || r->state == RUNNER_STOPPING) {
+        snprintf(err, errlen, "the previous test is still stopping; try again shortly");
+        return -1;
+    }
+    bool fresh = r->state == RUNNER_READY || r->state == RUNNER_STOPPED;
+    if (fresh) {
+        /* A new test starts from an empty distribution, as Locust makes a new dispatcher. */
+        dispatch *d = make_dispatch(r, err, errlen);
+        if (!d)
+            return -1;
+        dispatch_free(r->disp);
+        r->disp = d;
+    }
+    if (dispatch_start(r->disp, users, spawn_rate, NULL, 0, err, errlen) != 0)
+        return -1;
+    r->target = users;
+    http_set_max_connections(r->env.http, 2L * (long)users + 16);
+    if (fresh) {
+        stats_clear(r->stats, ev_now(r->loop));
+        r->stop_logged = false;
+        if (r->hooks.test_start)
+            r->hooks.test_start(r->hooks.data);
+        if (r->cfg.run_time > 0) {
+            ev_timer_set(&r->run_timer, r->cfg.run_time, 0.);
+            ev_timer_start(r->loop, &r->run_timer);
+        }
+    }
+    log_info(LOGGER, "Ramping to %u users at a rate of %.2f per second", users, spawn_rate);
+    r->state = RUNNER_SPAWNING;
+    ev_timer_stop(r->loop, &r->spawn_timer);
+    ev_timer_set(&r->spawn_timer, 0., 0.);
+    ev_timer_start(r->loop, &r->spawn_timer);
+    return 0;
+}
+
+void runner_stop(runner *r)
+{
+    if (r->state != RUNNER_SPAWNING && r->state != RUNNER_RUNNING)
+        return;
+    ev_timer_stop(r->loop, &r->spawn_timer);
+    ev_timer_stop(r->loop, &r->run_timer);
+    r->state = RUNNER_CLEANUP;
+    double now = ev_now(r->loop);
+    for (int i = 0; i < r->nclasses; i++)
+        while (r->active[i].tail)
+            stop_one(r, r->active[i].tail, now);
+    if (r->stopping.n == 0)
+        finish_stop(r);  /* every user was between tasks with no on_stop */
+    else
+        reap_arm(r);
+}
+
+void runner_set_stop_timeout(runner *r, double seconds)
+{
+    r->cfg.stop_timeout = seconds;
+}
+
+void runner_set_run_time(runner *r, double seconds)
+{
+    r->cfg.run_time = seconds;
+}
+
+int runner_state(const runner *r)
+{
+    return r->state;
+}
+
+unsigned runner_user_count(const runner *r)
+{
+    unsigned n = r->stopping.n;
+    for (int i = 0; i < r->nclasses; i++)
+        n += r->active[i].n;
+    return n;
+}
+
+unsigned runner_target(const runner *r)
+{
+    return r->target;
+}
+
+unsigned runner_class_users(const runner *r, int i)
+{
+    return r->active[i].n;
+}
+
+int runner_class_count(const runner *r)
+{
+    return r->nclasses;
+}
+
+uclass *runner_class(const runner *r, int i)
+{
+    return r->classes[i];
+}

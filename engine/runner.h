@@ -1,0 +1,96 @@
+/* The local runner: Locust's state machine for one process's users
+ * (LOCUST-REFERENCE.md §5).
+ *
+ *     ready/stopped --start--> spawning --ramp done--> running
+ *     spawning/running --start (edit)--> spawning
+ *     spawning/running --stop--> cleanup --all users gone--> stopped
+ *
+ * The ramp follows the dispatcher (dispatch.h): iterations of floor(rate) users spaced so
+ * the rate holds, spawns before stops, ramp-down in reverse order of spawning. Stopping
+ * honours --stop-timeout: users between tasks stop at once, users in a task get up to
+ * stop_timeout seconds to finish it, then are killed; on_stop always runs, for at most
+ * RUNNER_ON_STOP_GRACE seconds more.
+ *
+ * The runner owns the users and their memory. It knows nothing of hosts, files or the
+ * web: callers prepare the scenario before runner_start and react to the hooks. */
+#ifndef CICADA_RUNNER_H
+#define CICADA_RUNNER_H
+
+#include <ev.h>
+#include <stdbool.h>
+
+#include "http.h"
+#include "stats.h"
+#include "user.h"
+
+#define RUNNER_ON_STOP_GRACE 10.0
+
+enum runner_state {
+    RUNNER_READY,
+    RUNNER_SPAWNING,
+    RUNNER_RUNNING,
+    RUNNER_CLEANUP,
+    RUNNER_STOPPING,
+    RUNNER_STOPPED,
+    RUNNER_MISSING,
+};
+
+/* Locust's state strings: "ready", "spawning", "running", "cleanup", "stopping",
+ * "stopped", "missing". */
+const char *runner_state_name(int state);
+
+/* Notifications, all called on the loop. Any may be NULL. */
+typedef struct runner_hooks {
+    void *data;
+    void (*test_start)(void *data);                 /* stats were just cleared */
+    void (*spawning_complete)(void *data, unsigned user_count);
+    void (*test_stop)(void *data);                  /* every user has finished */
+    void (*run_time_reached)(void *data);           /* -t elapsed: stop or quit */
+} runner_hooks;
+
+typedef struct runner_config {
+    double stop_timeout;    /* seconds a user in a task may take to finish it; 0 = none */
+    bool reset_stats;       /* --reset-stats: reset when spawning completes */
+    double run_time;        /* seconds from the start of a test; 0 = unlimited */
+    const char *node;       /* "local" or a worker id (borrowed) */
+} runner_config;
+
+typedef struct runner runner;
+
+/* Creates a runner over the given classes (borrowed; each must be prepared with
+ * user_class_prepare and outlive the runner). Returns NULL with a message in err when the
+ * classes cannot be dispatched (no class with a weight or fixed count, bad weights). */
+runner *runner_new(struct ev_loop *loop, http *h, stats *s, uclass **classes, int nclasses,
+                   const runner_config *cfg, const runner_hooks *hooks, char *err,
+                   size_t errlen);
+
+/* Kills every user at once (no on_stop) and frees everything. For the end of the process,
+ * after the test has stopped. */
+void runner_free(runner *r);
+
+/* Starts a test (from ready or stopped: clears the stats first) or changes the running
+ * one (spawning or running: no clear). Returns 0, or -1 with a message in err (nothing
+ * changed): a rate that is not > 0, or a runner that is still stopping. */
+int runner_start(runner *r, unsigned users, double spawn_rate, char *err, size_t errlen);
+
+/* Stops the test (a no-op unless spawning or running). The state goes to cleanup, then
+ * to stopped when the last user has finished (hook test_stop). */
+void runner_stop(runner *r);
+
+/* Changes the stop timeout (a /swarm or a master's spawn message may carry one). */
+void runner_set_stop_timeout(runner *r, double seconds);
+/* Changes the run time of the next test; 0 = none. */
+void runner_set_run_time(runner *r, double seconds);
+
+int runner_state(const runner *r);
+/* Users alive, stopping ones included (Locust's user_count). */
+unsigned runner_user_count(const runner *r);
+/* Target of the current ramp. */
+unsigned runner_target(const runner *r);
+/* Live users (not stopping) of the class at name-order index i. */
+unsigned runner_class_users(const runner *r, int i);
+/* Number of classes, and the class at name-order index i. */
+int runner_class_count(const runner *r);
+uclass *runner_class(const runner *r, int i);
+
+#endif

@@ -1,0 +1,365 @@
+#include "user.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "coro.h"
+#include "log.h"
+#include "rng.h"
+#include "xalloc.h"
+
+enum { OP_NONE, OP_HTTP, OP_SLEEP };
+
+/* The error buffer of a suspended user_http call (on the coroutine's stack, which stays
+ * alive while it is suspended). Kept out of struct user to keep users small. */
+struct op_err {
+    char *buf;
+    size_t len;
+};
+
+static void drive(user *u);
+
+/* ---- classes ------------------------------------------------------------------------ */
+
+void user_class_prepare(uclass *c)
+{
+    free(c->cum_weight);
+    c->cum_weight = xcalloc((size_t)c->ntasks + 1, sizeof *c->cum_weight);
+    uint32_t sum = 0;
+    for (int i = 0; i < c->ntasks; i++) {
+        sum += (uint32_t)c->tasks[i].weight;
+        c->cum_weight[i] = sum;
+    }
+    c->total_weight = sum;
+}
+
+void user_class_release(uclass *c)
+{
+    free(c->cum_weight);
+    c->cum_weight = NULL;
+}
+
+/* ---- lifecycle ---------------------------------------------------------------------- */
+
+double user_now(const user *u)
+{
+    return ev_now(u->env->loop);
+}
+
+static void go_dead(user *u)
+{
+    u->state = USER_DEAD;
+    u->task = NULL;
+    /* The runner owns u from here on and may reuse it at once. */
+    u->env->on_dead(u->env, u);
+}
+
+static void task_entry(void *arg)
+{
+    user *u = arg;
+    u->task->fn(u, u->task->data);
+}
+
+static void run_coroutine(user *u, const utask *t, enum user_state state)
+{
+    u->state = state;
+    u->task = t;
+    u->op = OP_NONE;
+    u->co = coro_new(task_entry, u, t->name);
+    drive(u);
+}
+
+static void go_stop(user *u)
+{
+    ev_timer_stop(u->env->loop, &u->timer);
+    u->stop_requested = true;
+    /* on_stop runs in full even after a kill, as in Locust; only a second kill (the
+     * runner's last resort) cancels it. */
+    u->killed = false;
+    if (u->cls->on_stop.fn)
+        run_coroutine(u, &u->cls->on_stop, USER_STOPPING);
+    else
+        go_dead(u);
+}
+
+static const utask *pick_task(user *u)
+{
+    uclass *c = u->cls;
+    if (c->sequential) {
+        const utask *t = &c->tasks[u->seq_pos];
+        if (++u->seq_rep >= t->weight) {
+            u->seq_rep = 0;
+            u->seq_pos = (u->seq_pos + 1) % c->ntasks;
+        }
+        return t;
+    }
+    uint32_t r = (uint32_t)rng_below(c->total_weight);
+    int lo = 0, hi = c->ntasks - 1;
+    while (lo < hi) {
+        int mid = (lo + hi) / 2;
+        if (c->cum_weight[mid] > r)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    return &c->tasks[lo];
+}
+
+static void run_task(user *u)
+{
+    run_coroutine(u, pick_task(u), USER_IN_TASK);
+}
+
+/* Seconds to wait after a task, with Locust's wait_time semantics. */
+static double wait_time(user *u)
+{
+    const wait_spec *w = &u->cls->wait;
+    switch (w->kind) {
+    case WAIT_CONSTANT:
+        return w->a;
+    case WAIT_BETWEEN:
+        return w->a + rng_double() * (w->b - w->a);
+    case WAIT_PACING:
+    case WAIT_THROUGHPUT: {
+        double period = w->kind == WAIT_PACING ? w->a : 1.0 / w->a;
+        double now = user_now(u);
+        if (u->pacing_last_run == 0) {
+            /* Locust's constant_pacing waits a full period after the first task. */
+            u->pacing_last_wait = period;
+        } else {
+            double run = now - u->pacing_last_run - u->pacing_last_wait;
+            u->pacing_last_wait = period - run > 0 ? period - run : 0;
+        }
+        u->pacing_last_run = now;
+        return u->pacing_last_wait;
+    }
+    }
+    return 0;
+}
+
+static void coroutine_done(user *u)
+{
+    switch (u->state) {
+    case USER_STARTING:
+        if (u->stop_requested || u->killed)
+            go_stop(u);
+        else
+            run_task(u);  /* Locust runs the first task right after on_start */
+        return;
+    case USER_IN_TASK:
+        if (u->stop_requested || u->killed) {
+            go_stop(u);
+            return;
+        }
+        u->state = USER_WAITING;
+        u->task = NULL;
+        /* Even a zero wait goes through the loop, so a user whose tasks make no request
+         * cannot starve everything else. */
+        ev_timer_set(&u->timer, wait_time(u), 0.);
+        ev_timer_start(u->env->loop, &u->timer);
+        return;
+    case USER_STOPPING:
+        go_dead(u);
+        return;
+    default:
+        return;
+    }
+}
+
+/* Resumes u's coroutine and carries out what it asks for, until it waits or ends. */
+static void drive(user *u)
+{
+    for (;;) {
+        if (coro_resume(u->co)) {
+            u->co = NULL;
+            coroutine_done(u);  /* may hand u back to the runner */
+            return;
+        }
+        switch (u->op) {
+        case OP_HTTP: {
+            struct op_err *e = u->op_err;
+            if (http_submit(&u->http, u->op_req, e->buf, e->len) == 0)
+                return;
+            u->op_rc = USER_FAILED;
+            continue;
+        }
+        case OP_SLEEP:
+            ev_timer_set(&u->timer, u->op_seconds, 0.);
+            ev_timer_start(u->env->loop, &u->timer);
+            return;
+        default:
+            /* A coroutine that yields without asking for anything is resumed at once. */
+            continue;
+        }
+    }
+}
+
+static void timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    user *u = (user *)w;
+    if (u->state == USER_WAITING) {
+        if (u->stop_requested)
+            go_stop(u);
+        else
+            run_task(u);
+        return;
+    }
+    if (u->op == OP_SLEEP) {
+        u->op = OP_NONE;
+        u->op_rc = USER_OK;
+        drive(u);
+    }
+}
+
+static void http_done(http_client *c, const http_result *r)
+{
+    user *u = c->owner;
+    u->res = *r;
+    u->op = OP_NONE;
+    u->op_rc = USER_OK;
+    drive(u);
+}
+
+void user_init(user *u, user_env *env, uclass *cls, uint32_t index)
+{
+    if (u->http.easy)
+        http_client_recycle(&u->http, index);
+    else
+        http_client_init(env->http, &u->http, index, http_done, u);
+    ev_init(&u->timer, timer_cb);
+    u->env = env;
+    u->cls = cls;
+    u->co = NULL;
+    u->task = NULL;
+    u->index = index;
+    u->state = USER_IDLE;
+    u->op = OP_NONE;
+    u->stop_requested = u->killed = false;
+    u->seq_pos = u->seq_rep = 0;
+    u->pacing_last_run = u->pacing_last_wait = 0;
+    u->op_req = NULL;
+    u->op_err = NULL;
+    u->op_rc = USER_OK;
+    u->vars = NULL;
+}
+
+void user_release(user *u)
+{
+    if (u->env)
+        ev_timer_stop(u->env->loop, &u->timer);
+    if (u->co) {
+        /* Abandoned mid-task at exit: nothing on its stack is unwound. */
+        coro_discard(u->co);
+        u->co = NULL;
+    }
+    http_client_free(&u->http);
+}
+
+void user_start(user *u)
+{
+    if (u->cls->on_start.fn)
+        run_coroutine(u, &u->cls->on_start, USER_STARTING);
+    else
+        run_task(u);
+}
+
+void user_stop(user *u)
+{
+    switch (u->state) {
+    case USER_IDLE:
+        go_dead(u);
+        return;
+    case USER_WAITING:
+        go_stop(u);
+        return;
+    case USER_STARTING:
+    case USER_IN_TASK:
+        u->stop_requested = true;
+        return;
+    default:
+        return;
+    }
+}
+
+void user_kill(user *u)
+{
+    switch (u->state) {
+    case USER_IDLE:
+        go_dead(u);
+        return;
+    case USER_WAITING:
+        go_stop(u);
+        return;
+    case USER_STARTING:
+    case USER_IN_TASK:
+    case USER_STOPPING:
+        break;
+    default:
+        return;
+    }
+    u->stop_requested = true;
+    if (u->killed)
+        return;
+    u->killed = true;
+    if (coro_current() == u->co)
+        return;  /* the task killed its own user: its next suspending call returns */
+    if (u->op == OP_HTTP)
+        http_cancel(&u->http);
+    else if (u->op == OP_SLEEP)
+        ev_timer_stop(u->env->loop, &u->timer);
+    else
+        return;
+    u->op = OP_NONE;
+    u->op_rc = USER_CANCELLED;
+    drive(u);
+}
+
+/* ---- task API ----------------------------------------------------------------------- */
+
+int user_http(user *u, const http_req *req, http_result *out, char *err, size_t errlen)
+{
+    if (u->killed)
+        return USER_CANCELLED;
+    struct op_err e = {err, errlen};
+    u->op = OP_HTTP;
+    u->op_req = req;
+    u->op_err = &e;
+    coro_yield();
+    u->op = OP_NONE;
+    u->op_err = NULL;
+    if (u->op_rc != USER_OK)
+        return u->op_rc;
+    *out = u->res;
+    return USER_OK;
+}
+
+int user_sleep(user *u, double seconds)
+{
+    if (u->killed)
+        return USER_CANCELLED;
+    u->op = OP_SLEEP;
+    u->op_seconds = seconds > 0 ? seconds : 0;
+    coro_yield();
+    u->op = OP_NONE;
+    return u->op_rc;
+}
+
+void user_report(user *u, stats_entry *e, int64_t rt_us, uint64_t bytes, const char *error)
+{
+    stats_log(u->env->stats, e, user_now(u), rt_us, bytes, error);
+}
+
+void user_exception(user *u, const char *msg, const char *where)
+{
+    /* Logged the first time only: a broken step repeats at the request rate. */
+    if (stats_log_exception(u->env->stats, msg, where, u->env->node) == 1)
+        log_error("cicada.user", "%s: %s", where, msg);
+}
+
+bool user_stopping(const user *u)
+{
+    return u->stop_requested || u->killed;
+}
