@@ -15,15 +15,15 @@
 
 #define NO_CLASS SIZE_MAX
 
-/* A smooth weighted round-robin (nginx style) over some classes. Locust replays the
- * first `total` picks forever, so the state restarts at zero after each period. */
+/* A smooth weighted round-robin (nginx style) over some classes. Locust replays its
+ * first sum(weight) picks forever; running it on gives the same sequence, because after
+ * that many picks every current weight is back to zero. */
 struct swrr {
     size_t n;          /* members */
     size_t *cls;       /* member class indexes, in name order (capacity: all classes) */
     int64_t *weight;   /* normalised weights */
     int64_t *current;
-    int64_t total;     /* sum of weight: the period */
-    int64_t picks;     /* picks in the current period */
+    int64_t total;     /* sum of weight */
 };
 
 struct dclass {
@@ -126,16 +126,11 @@ static void swrr_build(struct swrr *s, const dispatch *d, bool want_fixed)
         s->current[i] = 0;
         s->total += s->weight[i];
     }
-    s->picks = 0;
 }
 
 /* Next class of the cycle; s must have members. Ties go to the first in name order. */
 static size_t swrr_next(struct swrr *s)
 {
-    if (s->picks == 2 * s->total) {
-        memset(s->current, 0, s->n * sizeof *s->current);
-        s->picks = 0;
-    }
     size_t best = 0;
     for (size_t i = 0; i < s->n; i++) {
         s->current[i] += s->weight[i];
@@ -143,7 +138,6 @@ static size_t swrr_next(struct swrr *s)
             best = i;
     }
     s->current[best] -= s->total;
-    s->picks++;
     return s->cls[best];
 }
 

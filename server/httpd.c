@@ -52,6 +52,7 @@ struct httpd {
     void *data;
     size_t max_body;
     char *logger;
+    int log_level;
     int port;
     unsigned long long connections;
     struct httpd_req *suspended;
@@ -103,7 +104,7 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
     size_t n = strlen(line);
     while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
         line[--n] = '\0';
-    log_warning(srv->logger, "%s", line);
+    log_msg(srv->log_level, srv->logger, "%s", line);
 }
 
 /* A closed connection may have been the one over the connection limit (or over the
@@ -553,6 +554,7 @@ struct httpd *httpd_start(struct ev_loop *loop, const struct httpd_config *cfg,
     srv->data = cfg->data;
     srv->max_body = cfg->max_body ? cfg->max_body : HTTPD_DEFAULT_MAX_BODY;
     srv->logger = xstrdup(cfg->logger ? cfg->logger : "cicada.httpd");
+    srv->log_level = cfg->log_level ? cfg->log_level : LOG_DEBUG;
     srv->port = bound_port(fd);
     srv->mhd = start_mhd(srv, fd, cfg);
     if (!srv->mhd) {

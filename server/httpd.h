@@ -46,6 +46,9 @@ struct httpd_config {
     unsigned max_connections;    /* 0: HTTPD_DEFAULT_MAX_CONNECTIONS */
     unsigned timeout;            /* idle connection timeout in seconds; 0: 60 */
     const char *logger;          /* logger name for MHD's messages; NULL: "cicada.httpd" */
+    int log_level;               /* level of MHD's messages; 0: LOG_DEBUG, because nearly
+                                  * all are about one client that hung up or misbehaved,
+                                  * which a load test's target sees all the time */
 };
 
 /* Opens the listening socket and starts serving on loop. The config is copied (the host

@@ -7,6 +7,7 @@
 #include <cmocka.h>
 
 #include "httpd.h"
+#include "log.h"
 #include "sbuf.h"
 #include "xalloc.h"
 
@@ -388,17 +389,36 @@ static void test_empty_bodies(void **state)
     server_stop(s);
 }
 
+/* Log lines seen by the observer (written from the loop thread). */
+static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+static sbuf log_seen;
+
+static void observe(void *data, int level, const char *line)
+{
+    (void)data;
+    pthread_mutex_lock(&log_lock);
+    sbuf_printf(&log_seen, "%d %s\n", level, strstr(line, "/cicada.") + 1);
+    pthread_mutex_unlock(&log_lock);
+}
+
 static void test_handler_without_response_is_500(void **state)
 {
     (void)state;
     struct server *s = start_local();
     struct reply r;
 
+    sbuf_reset(&log_seen);
+    log_set_observer(observe, NULL);
     get(s, "/silent", &r);
     assert_int_equal(r.status, 500);
     assert_string_equal(sbuf_str(&r.body), "{\"error\":\"internal server error\"}");
     reply_free(&r);
-    server_stop(s);
+    server_halt(s);
+    log_set_observer(NULL, NULL);
+    assert_string_equal(sbuf_str(&log_seen),
+                        "40 cicada.httpd: GET /silent: the handler gave no response\n");
+    sbuf_free(&log_seen);
+    server_free(s);
 }
 
 static void test_delay(void **state)
@@ -477,12 +497,41 @@ static void test_body_limit(void **state)
     assert_non_null(strstr(sbuf_str(&r.body), "len=1000 body=aaaa"));
     reply_free(&r);
 
-    perform(&(struct request){.url = url(s, "/echo"), .body = "x", .len = 1,
-                              .header = "Content-Length: 99999999999999999999999"}, &r);
-    assert_int_equal(r.status, 413);
-    reply_free(&r);
     free(big);
     server_stop(s);
+}
+
+/* MHD's own messages go to our log: at DEBUG by default, as configured otherwise. */
+static void check_mhd_log(struct httpd_config cfg, const char *want)
+{
+    char err[256];
+    struct reply r;
+    struct server *s = server_start(cfg, err, sizeof err);
+
+    assert_non_null(s);
+    sbuf_reset(&log_seen);
+    log_set_observer(observe, NULL);
+    perform(&(struct request){.url = url(s, "/echo"), .body = "x", .len = 1,
+                              .header = "Content-Length: 99999999999999999999999"}, &r);
+    assert_int_equal(r.status, 413);   /* from MHD: it cannot parse the length */
+    reply_free(&r);
+    server_halt(s);
+    log_set_observer(NULL, NULL);
+    assert_memory_equal(sbuf_str(&log_seen), want, strlen(want));
+    sbuf_free(&log_seen);
+    server_free(s);
+}
+
+static void test_mhd_messages_are_logged(void **state)
+{
+    (void)state;
+    check_mhd_log((struct httpd_config){.host = "127.0.0.1"},
+                  "10 cicada.httpd: Too large value of 'Content-Length' header. Closing "
+                  "connection.\n");
+    check_mhd_log((struct httpd_config){.host = "127.0.0.1", .logger = "cicada.web",
+                                        .log_level = LOG_WARNING},
+                  "30 cicada.web: Too large value of 'Content-Length' header. Closing "
+                  "connection.\n");
 }
 
 static void test_default_body_limit_is_1mib(void **state)
@@ -738,6 +787,7 @@ int main(void)
         cmocka_unit_test(test_delay),
         cmocka_unit_test(test_defer),
         cmocka_unit_test(test_body_limit),
+        cmocka_unit_test(test_mhd_messages_are_logged),
         cmocka_unit_test(test_default_body_limit_is_1mib),
         cmocka_unit_test(test_bind_error),
         cmocka_unit_test(test_ipv6_and_all_interfaces),
