@@ -52,16 +52,17 @@ static const struct product products[] = {
 
 /* ---- routes and counters ------------------------------------------------------------- */
 
+/* The counted routes come first; the two /__demo ones are not counted. */
 enum route {
     R_INDEX, R_HEALTH, R_PRODUCTS, R_PRODUCT, R_SEARCH, R_LOGIN, R_CART_GET, R_CART_ADD,
-    R_CHECKOUT, R_LOGOUT, R_OTHER, R_STATS, R_RESET, NROUTES
+    R_CHECKOUT, R_LOGOUT, R_OTHER, NCOUNTED, R_STATS = NCOUNTED, R_RESET
 };
 
 /* Keys of "by_route" in /__demo/stats. */
-static const char *const route_names[NROUTES] = {
+static const char *const route_names[NCOUNTED] = {
     "GET /", "GET /health", "GET /api/products", "GET /api/products/{id}", "GET /api/search",
     "POST /api/login", "GET /api/cart", "POST /api/cart", "POST /api/checkout",
-    "POST /api/logout", "other", "GET /__demo/stats", "POST /__demo/reset",
+    "POST /api/logout", "other",
 };
 
 /* ---- sessions: a hash table bounded by evicting the oldest ------------------------- */
@@ -79,7 +80,7 @@ struct demo {
     struct httpd *srv;
     uint64_t rng;
     unsigned long long requests;
-    unsigned long long by_route[NROUTES];
+    unsigned long long by_route[NCOUNTED];
     unsigned long long conn_base;     /* httpd_connections at the last reset */
     unsigned long long orders;
     struct session **buckets;
@@ -655,29 +656,29 @@ static void get_cart(struct demo *d, struct httpd_req *req, struct session *s)
     reply_sbuf(req, 200, &b);
 }
 
-/* The error for a cart request, or NULL after adding the item. */
+/* Adds the item the request names to the cart. Returns NULL, or the error to answer
+ * with its status in *status. */
 static const char *cart_add(struct httpd_req *req, struct session *s, int *status)
 {
     sbuf id = SBUF_INIT, qty = SBUF_INIT;
     int has_id = body_field(req, "product_id", &id);
     int has_qty = body_field(req, "quantity", &qty);
-    const struct product *p = has_id > 0 ? product_by_text(sbuf_str(&id)) : NULL;
-    long n = 1, dummy;
+    long pid = 0, n = 1;
     const char *error = NULL;
 
     *status = 400;
     if (has_id < 0 || has_qty < 0)
         error = "{\"error\":\"invalid JSON\"}";
-    else if (has_id == 0 || !parse_int(sbuf_str(&id), LONG_MIN, LONG_MAX, &dummy))
+    else if (has_id == 0 || !parse_int(sbuf_str(&id), LONG_MIN, LONG_MAX, &pid))
         error = "{\"error\":\"product_id must be an integer\"}";
     else if (has_qty && !parse_int(sbuf_str(&qty), 1, DEMO_MAX_QUANTITY, &n))
         error = "{\"error\":\"quantity must be 1..99\"}";
-    else if (!p)
+    else if (pid < 1 || pid > NPRODUCTS)
         *status = 404, error = "{\"error\":\"product not found\"}";
-    else if (s->qty[p->id - 1] + n > DEMO_MAX_CART_ITEM)
+    else if (s->qty[pid - 1] + n > DEMO_MAX_CART_ITEM)
         *status = 409, error = "{\"error\":\"cart limit reached\"}";
     else
-        s->qty[p->id - 1] = (uint16_t)(s->qty[p->id - 1] + n);
+        s->qty[pid - 1] = (uint16_t)(s->qty[pid - 1] + n);
     sbuf_free(&id);
     sbuf_free(&qty);
     return error;
@@ -736,8 +737,8 @@ static void get_stats(struct demo *d, struct httpd_req *req)
     bool first = true;
 
     sbuf_printf(&b, "{\"requests\":%llu,\"by_route\":{", d->requests);
-    for (int r = 0; r < NROUTES; r++) {
-        if (!d->by_route[r] || r == R_STATS || r == R_RESET)
+    for (int r = 0; r < NCOUNTED; r++) {
+        if (!d->by_route[r])
             continue;
         sbuf_printf(&b, "%s\"%s\":%llu", first ? "" : ",", route_names[r], d->by_route[r]);
         first = false;
@@ -813,7 +814,7 @@ static void handle(void *data, struct httpd_req *req)
     const char *id = NULL;
     enum route r = route_of(httpd_method(req), httpd_path(req), &id);
 
-    if (r != R_STATS && r != R_RESET) {
+    if (r < NCOUNTED) {
         d->requests++;
         d->by_route[r]++;
     }
@@ -880,7 +881,7 @@ static int parse_hostport(const char *arg, char *host, size_t hostlen, int *port
     snprintf(host, hostlen, "127.0.0.1");
     if (arg[0] == '[') {
         const char *rb = strchr(arg, ']');
-        if (!rb || rb[1] != ':') {
+        if (!rb || rb == arg + 1 || rb[1] != ':' || (size_t)(rb - arg) > hostlen) {
             snprintf(err, errlen, "expected [IPv6]:PORT");
             return -1;
         }
@@ -908,7 +909,9 @@ static int parse_hostport(const char *arg, char *host, size_t hostlen, int *port
     return 0;
 }
 
-/* A load test opens one connection per user: allow as many as the hard limit lets us. */
+/* A load test opens one connection per user: raises the soft fd limit to the hard one
+ * and returns a connection limit that leaves room for the loop's own descriptors
+ * (0, httpd's default, when the limit is small). */
 static unsigned raise_fd_limit(void)
 {
     struct rlimit rl;

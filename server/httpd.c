@@ -330,8 +330,6 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
 static void free_req(struct httpd_req *req)
 {
     ev_timer_stop(req->srv->loop, &req->delay);
-    if (req->suspended)
-        unlink_req(req);
     if (req->resp)
         MHD_destroy_response(req->resp);
     sbuf_free(&req->body);

@@ -340,6 +340,7 @@ static void test_parse_hostport(void **state)
         {"[::1]", NULL, 0, "expected [IPv6]:PORT"},
         {"[::1]80", NULL, 0, "expected [IPv6]:PORT"},
         {"[::1:80", NULL, 0, "expected [IPv6]:PORT"},
+        {"[]:80", NULL, 0, "expected [IPv6]:PORT"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char host[256], err[256] = "";
@@ -360,6 +361,10 @@ static void test_parse_hostport(void **state)
     strcpy(longhost + 300, ":80");
     assert_int_equal(parse_hostport(longhost, host, sizeof host, &port, err, sizeof err), -1);
     assert_string_equal(err, "expected PORT or HOST:PORT");
+    longhost[0] = '[';
+    strcpy(longhost + 300, "]:80");
+    assert_int_equal(parse_hostport(longhost, host, sizeof host, &port, err, sizeof err), -1);
+    assert_string_equal(err, "expected [IPv6]:PORT");
 }
 
 /* ---- the shop -------------------------------------------------------------------------- */
