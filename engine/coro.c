@@ -220,7 +220,6 @@ void coro_stats(struct coro_stats *out)
 static void coro_free(coro *c)
 {
     stack_put(c->stack);
-    free(c);
 }
 
 static void switch_in(coro *c);
@@ -245,19 +244,23 @@ static void coro_main_uc(unsigned hi, unsigned lo)
 
 coro *coro_new(coro_fn fn, void *arg, const char *name)
 {
-    coro *c = xcalloc(1, sizeof *c);
-    c->fn = fn;
-    c->arg = arg;
-    c->name = name;
-    c->stack = stack_get();
-    struct stack *s = c->stack;
+    struct stack *s = stack_get();
 #ifdef CORO_ASAN
     /* A reused stack still carries the poisoned redzones of its last user's frames. */
     ASAN_UNPOISON_MEMORY_REGION(s->lo, s->size);
 #endif
+    /* The coroutine lives at the top of its own stack: starting a task allocates
+     * nothing. */
+    uintptr_t at = ((uintptr_t)s - sizeof(coro)) & ~(uintptr_t)63;
+    coro *c = (coro *)at;
+    memset(c, 0, sizeof *c);
+    c->fn = fn;
+    c->arg = arg;
+    c->name = name;
+    c->stack = s;
     *(uint64_t *)s->lo = CANARY;
 #if defined(__x86_64__)
-    uintptr_t top = ((uintptr_t)s->lo + s->size) & ~(uintptr_t)15;
+    uintptr_t top = at & ~(uintptr_t)15;
     uint64_t *sp = (uint64_t *)(top - 64);
     uint32_t ctl[2] = {0x1F80, 0x037F};     /* default MXCSR and x87 control word */
     memcpy(&sp[0], ctl, sizeof ctl);
@@ -272,7 +275,7 @@ coro *coro_new(coro_fn fn, void *arg, const char *name)
 #else
     getcontext(&c->ctx);
     c->ctx.uc_stack.ss_sp = s->lo + sizeof(uint64_t);
-    c->ctx.uc_stack.ss_size = s->size - sizeof(uint64_t);
+    c->ctx.uc_stack.ss_size = (size_t)((char *)c - s->lo) - sizeof(uint64_t);
     c->ctx.uc_link = NULL;
     uintptr_t p = (uintptr_t)c;
     makecontext(&c->ctx, (void (*)(void))coro_main_uc, 2, (unsigned)(p >> 32),

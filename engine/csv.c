@@ -40,7 +40,9 @@ static void put_repr(sbuf *b, double v)
     sbuf_putc(b, ',');
 }
 
-/* Locust's int-or-float quirks: a value that has never been set is the integer 0. */
+/* Locust's int-or-float quirks: Min ("min or 0") and Max (max(0, t)) stay the integer 0
+ * until a time above zero arrives, and Average Content Size is the integer 0 without
+ * requests; every other time is a float. */
 static void put_ms_or_zero(sbuf *b, bool set, double ms)
 {
     if (set)
@@ -49,18 +51,13 @@ static void put_ms_or_zero(sbuf *b, bool set, double ms)
         sbuf_puts(b, "0,");
 }
 
-static uint64_t timed(const stats_entry *e)
-{
-    return e->num_requests - e->num_none_requests;
-}
-
 /* Median, Average, Min, Max, Average Content Size, as Locust prints them. */
 static void put_times(sbuf *b, const stats_entry *e)
 {
     put_u64(b, stats_us_to_ms(stats_median_us(e)));
-    put_ms_or_zero(b, timed(e) > 0, stats_avg_rt_ms(e));
-    put_ms_or_zero(b, e->min_rt_us != UINT64_MAX, stats_min_rt_ms(e));
-    put_ms_or_zero(b, timed(e) > 0, stats_max_rt_ms(e));
+    put_repr(b, stats_avg_rt_ms(e)); /* 0.0 without timed requests, as in Locust */
+    put_ms_or_zero(b, e->min_rt_us != UINT64_MAX && e->min_rt_us > 0, stats_min_rt_ms(e));
+    put_ms_or_zero(b, e->max_rt_us > 0, stats_max_rt_ms(e));
     put_ms_or_zero(b, e->num_requests > 0, stats_avg_content_length(e));
 }
 
@@ -115,9 +112,12 @@ void csv_requests(sbuf *out, stats *s)
     request_row(out, s, stats_total(s));
 }
 
+static const char failures_header[] = "Method,Name,Error,Occurrences\r\n";
+static const char exceptions_header[] = "Count,Message,Traceback,Nodes\r\n";
+
 void csv_failures(sbuf *out, stats *s)
 {
-    sbuf_puts(out, "Method,Name,Error,Occurrences\r\n");
+    sbuf_puts(out, failures_header);
     size_t n;
     stats_error *const *errs = stats_errors(s, &n);
     for (size_t i = 0; i < n; i++) {
@@ -130,7 +130,7 @@ void csv_failures(sbuf *out, stats *s)
 
 void csv_exceptions(sbuf *out, stats *s)
 {
-    sbuf_puts(out, "Count,Message,Traceback,Nodes\r\n");
+    sbuf_puts(out, exceptions_header);
     size_t n;
     stats_exception *const *xs = stats_exceptions(s, &n);
     for (size_t i = 0; i < n; i++) {
@@ -245,6 +245,13 @@ csv_writer *csv_writer_open(const char *prefix, bool full_history, char *err, si
             return NULL;
         }
     }
+    /* Headers at once, as Locust writes them, so a run that ends early still leaves
+     * files a parser accepts. */
+    requests_header(&w->buf);
+    write_all(w, F_STATS, w->buf.s, w->buf.len);
+    write_all(w, F_FAILURES, failures_header, sizeof failures_header - 1);
+    write_all(w, F_EXCEPTIONS, exceptions_header, sizeof exceptions_header - 1);
+    sbuf_reset(&w->buf);
     csv_history_header(&w->buf);
     write_all(w, F_HISTORY, w->buf.s, w->buf.len);
     return w;

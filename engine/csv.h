@@ -31,7 +31,7 @@ void csv_history_rows(sbuf *out, stats *s, double now, unsigned user_count, bool
 typedef struct csv_writer csv_writer;
 
 /* Creates PREFIX_stats.csv, PREFIX_stats_history.csv, PREFIX_failures.csv and
- * PREFIX_exceptions.csv with their headers. Returns NULL with "PREFIX_stats.csv: reason"
+ * PREFIX_exceptions.csv with their headers. Returns NULL with "--csv PREFIX_stats.csv: reason"
  * in err when a file cannot be written, so the run can refuse to start. */
 csv_writer *csv_writer_open(const char *prefix, bool full_history, char *err, size_t errlen);
 

@@ -132,8 +132,12 @@ static void report(http *h, CURL *easy, CURLcode code)
     if (code != CURLE_OK) {
         curl_easy_getinfo(easy, CURLINFO_OS_ERRNO, &r.os_errno);
         curl_off_t connect = 0;
+        long sent = 0;
         curl_easy_getinfo(easy, CURLINFO_CONNECT_TIME_T, &connect);
-        r.connected = connect > 0;
+        /* A reused connection reports no connect time: that the request went out shows
+         * it was connected all the same. */
+        curl_easy_getinfo(easy, CURLINFO_REQUEST_SIZE, &sent);
+        r.connected = connect > 0 || sent > 0;
         /* A transfer that failed after the status line still counts as no response. */
         r.status = 0;
     }

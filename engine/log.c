@@ -76,7 +76,7 @@ void log_set_observer(log_observer_fn fn, void *data)
 
 void log_vmsg(int level, const char *logger, const char *fmt, va_list ap)
 {
-    if (level < g.level && !g.observer)
+    if (level < g.level)
         return;
     char line[4096];
     size_t n = 0;
@@ -100,8 +100,6 @@ void log_vmsg(int level, const char *logger, const char *fmt, va_list ap)
     line[n] = '\0';
     if (g.observer)
         g.observer(g.observer_data, level, line);
-    if (level < g.level)
-        return;
     FILE *out = g.file ? g.file : stderr;
     fprintf(out, "%s\n", line);
     fflush(out);

@@ -1,5 +1,6 @@
 #include "ratio.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "json.h"
@@ -13,21 +14,23 @@ static double class_ratio(const unsigned *counts, int n, int i)
     return (double)counts[i] / (double)(total ? total : 1);
 }
 
-static double task_ratio(const uclass *c, int t)
+/* Locust computes weight * parent / sum of weights, in that order; (weight / sum) * parent
+ * can differ in the last digit (2 * 0.75 / 5 is 0.3, 2 / 5 * 0.75 is 0.30000000000000004). */
+static double task_ratio(const uclass *c, int t, double parent)
 {
     int sum = 0;
     for (int i = 0; i < c->ntasks; i++)
         sum += c->tasks[i].weight;
-    return (double)c->tasks[t].weight / (double)(sum ? sum : 1);
+    return (double)c->tasks[t].weight * parent / (double)(sum ? sum : 1);
 }
 
+/* Python's " %-10s %-50s" % (pad + "%-6.1f" % pct, pad + name): names are never cut. */
 static void text_line(sbuf *out, int level, double ratio, const char *name)
 {
-    char pct[64], left[80], right[512];
+    char pct[64], left[80];
     snprintf(pct, sizeof pct, "%-6.1f", ratio * 100);
     snprintf(left, sizeof left, "%*s%s", 2 * level, "", pct);
-    snprintf(right, sizeof right, "%*s%s", 2 * level, "", name);
-    sbuf_printf(out, " %-10s %-50s\n", left, right);
+    sbuf_printf(out, " %-10s %*s%-*s\n", left, 2 * level, "", 50 - 2 * level, name);
 }
 
 static void text_tree(sbuf *out, uclass *const *classes, const unsigned *counts, int n,
@@ -37,7 +40,7 @@ static void text_tree(sbuf *out, uclass *const *classes, const unsigned *counts,
         double r = class_ratio(counts, n, i);
         text_line(out, 0, r, classes[i]->name);
         for (int t = 0; t < classes[i]->ntasks; t++)
-            text_line(out, 1, task_ratio(classes[i], t) * (total ? r : 1.0),
+            text_line(out, 1, task_ratio(classes[i], t, total ? r : 1.0),
                       classes[i]->tasks[t].name);
     }
 }
@@ -110,7 +113,7 @@ static void tree(pp *p, uclass *const *classes, const unsigned *counts, int n, b
                 sbuf_putc(p->out, '{');
                 p->depth++;
                 key(p, "ratio", true);
-                ratio_value(p, task_ratio(classes[i], t) * (total ? r : 1.0));
+                ratio_value(p, task_ratio(classes[i], t, total ? r : 1.0));
                 p->depth--;
                 nl(p);
                 sbuf_putc(p->out, '}');

@@ -118,7 +118,8 @@ void stats_add_error(stats *s, stats_entry *e, const char *error, uint64_t occur
                      double now);
 
 /* Once a second: takes the histogram snapshots the current percentiles are measured
- * against. Cheap when nothing changed. */
+ * against (a copy of each windowed entry's allocated chunks: Aggregated only, unless
+ * window_all). */
 void stats_tick(stats *s, double now);
 
 /* Locust's reset_all (--reset-stats, /stats/reset): zero every entry but keep them listed,

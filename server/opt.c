@@ -592,7 +592,7 @@ static int parse_bool(const char *s, bool *out)
     return -1;
 }
 
-/* PORT or HOST:PORT, the port 1..65535. */
+/* PORT or HOST:PORT, the port 0..65535 (0 picks a free one, logged at start). */
 static bool valid_demo_target(const char *s)
 {
     const char *colon = strrchr(s, ':');
@@ -600,7 +600,7 @@ static bool valid_demo_target(const char *s)
     if (colon == s)
         return false;
     return parse_int(colon ? colon + 1 : s, &port) == 0 && is_digit(colon ? colon[1] : *s) &&
-           port >= 1 && port <= 65535;
+           port >= 0 && port <= 65535;
 }
 
 static bool is_space(char ch)

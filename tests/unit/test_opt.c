@@ -488,6 +488,8 @@ static void test_cicada_options(void **state)
     assert_string_equal(fx->o.demo_target, "localhost:1");
     OK(fx, "--demo-target", "[::1]:65535");
     assert_string_equal(fx->o.demo_target, "[::1]:65535");
+    OK(fx, "--demo-target", "127.0.0.1:0"); /* a free port, logged at start */
+    assert_string_equal(fx->o.demo_target, "127.0.0.1:0");
 }
 
 static void test_help_and_version_stop_parsing(void **state)
@@ -630,7 +632,7 @@ static void test_run_time_and_loglevel_messages(void **state)
 static void test_demo_target_values(void **state)
 {
     struct fx *fx = *state;
-    const char *bad[] = {":80", "host:", "0", "x:99999", "abc", "+80", "host:-1", "h:8o"};
+    const char *bad[] = {":80", "host:", "65536", "x:99999", "abc", "+80", "host:-1", "h:8o"};
     char want[128];
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         snprintf(want, sizeof want,
