@@ -235,8 +235,6 @@ static void ramp_down(dispatch *d)
  * with fresh round-robins, so that later iterations continue smoothly from it. */
 static void rebalance(dispatch *d, unsigned users)
 {
-    memset(d->users, 0, d->nwork * d->nclass * sizeof *d->users);
-    memset(d->wtotal, 0, d->nwork * sizeof *d->wtotal);
     memset(d->ctotal, 0, d->nclass * sizeof *d->ctotal);
     d->count = 0;
     d->nadded = 0;
@@ -245,6 +243,8 @@ static void rebalance(dispatch *d, unsigned users)
     gen_reset(d);
     if (d->nwork == 0)
         return;
+    memset(d->users, 0, d->nwork * d->nclass * sizeof *d->users);
+    memset(d->wtotal, 0, d->nwork * sizeof *d->wtotal);
     while (d->count < users) {
         size_t c = gen_next(d);
         if (c == NO_CLASS)
@@ -520,7 +520,7 @@ static bool apply_subset(dispatch *d)
 int dispatch_start(dispatch *d, unsigned target, double spawn_rate,
                    const char *const *subset, size_t nsubset, char *err, size_t errlen)
 {
-    if (!isfinite(spawn_rate) || spawn_rate <= 0) {
+    if (!isfinite(spawn_rate) || spawn_rate <= 0 || !isfinite(1 / spawn_rate)) {
         seterr(err, errlen, "spawn rate must be a number > 0 (got %g)", spawn_rate);
         return -1;
     }
@@ -542,36 +542,25 @@ int dispatch_start(dispatch *d, unsigned target, double spawn_rate,
 
 bool dispatch_next(dispatch *d, double *delay)
 {
-    double wait = 0;
-    bool more = true;
-    if (d->nwork == 0 || d->state == RAMP_IDLE || d->state == RAMP_LAST) {
-        more = false;
-        d->state = RAMP_IDLE;
-    } else if (d->state == RAMP_FIRST && d->count == d->target) {
-        d->state = RAMP_LAST;
-    } else if (d->count < d->target) {
-        d->state = RAMP_ON;
-        if (!ramp_up(d)) {
-            /* Locust waits out this iteration before it gives up. */
-            d->state = RAMP_LAST;
-            wait = d->wait;
-        }
-    } else if (d->count > d->target) {
-        d->state = RAMP_ON;
-        ramp_down(d);
-    } else {
-        more = false;
-        d->state = RAMP_IDLE;
-    }
-    if (more && d->state == RAMP_ON) {
-        if (d->count == d->target)
-            d->state = RAMP_LAST;
-        else
-            wait = d->wait;
-    }
     if (delay)
-        *delay = wait;
-    return more;
+        *delay = 0;
+    bool over = d->state == RAMP_IDLE || d->state == RAMP_LAST ||
+                (d->state == RAMP_ON && d->count == d->target);
+    if (over || d->nwork == 0) {
+        d->state = RAMP_IDLE;
+        return false;
+    }
+    /* A ramp to the current count still yields the map once (ramp_down does nothing). */
+    bool stuck = false;
+    if (d->count < d->target)
+        stuck = !ramp_up(d);
+    else
+        ramp_down(d);
+    d->state = d->count == d->target || stuck ? RAMP_LAST : RAMP_ON;
+    /* Locust waits out even an iteration that found no class to add before it stops. */
+    if (d->count != d->target && delay)
+        *delay = d->wait;
+    return true;
 }
 
 bool dispatch_in_progress(const dispatch *d)

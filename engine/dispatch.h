@@ -52,7 +52,8 @@ void dispatch_free(dispatch *d);
  * users, as a load-shape stage may; NULL keeps the previous restriction (initially all
  * classes). Users of other classes stay until a ramp-down or a rebalance removes them.
  * Returns 0, or -1 with one line in err (nothing changed) when spawn_rate is not a
- * number > 0 or a subset name is unknown or repeated. */
+ * number > 0 (or so small that 1 / spawn_rate overflows) or a subset name is unknown or
+ * repeated. */
 int dispatch_start(dispatch *d, unsigned target, double spawn_rate,
                    const char *const *subset, size_t nsubset, char *err, size_t errlen);
 

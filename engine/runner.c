@@ -251,11 +251,6 @@ static void run_time_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 /* ---- public ------------------------------------------------------------------------- */
 
-static int cmp_class(const void *a, const void *b)
-{
-    return strcmp((*(uclass *const *)a)->name, (*(uclass *const *)b)->name);
-}
-
 static dispatch *make_dispatch(runner *r, char *err, size_t errlen)
 {
     dispatch_class *dc = xcalloc((size_t)r->nclasses, sizeof *dc);
@@ -291,12 +286,9 @@ runner *runner_new(struct ev_loop *loop, http *h, stats *s, uclass **classes, in
     r->env.on_dead = on_dead;
     r->classes = xmalloc((size_t)nclasses * sizeof *r->classes);
     memcpy(r->classes, classes, (size_t)nclasses * sizeof *classes);
-    qsort(r->classes, (size_t)nclasses, sizeof *r->classes, cmp_class);
     r->nclasses = nclasses;
-    for (int i = 0; i < nclasses; i++) {
-        r->classes[i]->order = i;
+    for (int i = 0; i < nclasses; i++)
         r->classes[i]->count = 0;
-    }
     r->active = xcalloc((size_t)nclasses, sizeof *r->active);
     r->disp = make_dispatch(r, err, errlen);
     if (!r->disp) {
@@ -304,6 +296,14 @@ runner *runner_new(struct ev_loop *loop, http *h, stats *s, uclass **classes, in
         free(r->classes);
         free(r);
         return NULL;
+    }
+    /* The dispatcher's map rows are in its own class order: index our classes the same
+     * way rather than assume both sorts agree. */
+    for (int i = 0; i < nclasses; i++) {
+        size_t c = 0;
+        dispatch_find_class(r->disp, classes[i]->name, &c);
+        r->classes[c] = classes[i];
+        classes[i]->order = (int)c;
     }
     ev_init(&r->spawn_timer, spawn_cb);
     ev_init(&r->reap_timer, reap_cb);

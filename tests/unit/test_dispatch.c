@@ -1026,11 +1026,12 @@ static void test_start_errors(void **state)
     (void)state;
     char err[256];
     dispatch *d = mk(U123, 3, W123, 3);
-    const double bad[] = {0, -1, NAN, INFINITY};
+    const double bad[] = {0, -1, NAN, INFINITY, 5e-324};
     const char *const want[] = {"spawn rate must be a number > 0 (got 0)",
                                 "spawn rate must be a number > 0 (got -1)",
                                 "spawn rate must be a number > 0 (got nan)",
-                                "spawn rate must be a number > 0 (got inf)"};
+                                "spawn rate must be a number > 0 (got inf)",
+                                "spawn rate must be a number > 0 (got 4.94066e-324)"};
     for (size_t i = 0; i < N(bad); i++) {
         assert_int_equal(dispatch_start(d, 3, bad[i], NULL, 0, err, sizeof err), -1);
         assert_string_equal(err, want[i]);
@@ -1241,7 +1242,6 @@ static void model_workers(struct model *m)
 /* The map must be the first `users` users of the model, dealt round-robin to workers. */
 static void check_model(const dispatch *d, const struct model *m, unsigned users)
 {
-
     assert_int_equal(dispatch_worker_count(d), m->nw);
     assert_true(users <= m->nseq);
     assert_int_equal(dispatch_user_count(d), users);
