@@ -35,9 +35,16 @@ char *interp_join_url(const char *host, const char *path)
 static bool link_local(const char *url)
 {
     const char *p = strstr(url, "://");
-    if (!p || p[3] != '[')
+    if (!p)
         return false;
-    p += 4;
+    p += 3;
+    /* Skip user information ("user:pass@") before the host. */
+    const char *at = strchr(p, '@'), *slash = p + strcspn(p, "/?#");
+    if (at && at < slash)
+        p = at + 1;
+    if (*p != '[')
+        return false;
+    p++;
     return strncasecmp(p, "fe8", 3) == 0 || strncasecmp(p, "fe9", 3) == 0 ||
            strncasecmp(p, "fea", 3) == 0 || strncasecmp(p, "feb", 3) == 0;
 }

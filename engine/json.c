@@ -834,16 +834,24 @@ const char *json_type_name(json_type type)
 
 /* ---- writing -------------------------------------------------------------------------- */
 
-void json_write_string(sbuf *b, const char *s, size_t len)
+static void put_u16(sbuf *b, unsigned u)
 {
     static const char hex[] = "0123456789abcdef";
+    char esc[6] = {'\\', 'u', hex[(u >> 12) & 15], hex[(u >> 8) & 15], hex[(u >> 4) & 15],
+                   hex[u & 15]};
+    sbuf_add(b, esc, sizeof esc);
+}
+
+void json_write_string_flags(sbuf *b, const char *s, size_t len, unsigned flags)
+{
+    bool html = flags & JSON_W_HTML, ascii = flags & JSON_W_ASCII;
     sbuf_reserve(b, len + 2);
     sbuf_putc(b, '"');
     const uchar *start = (const uchar *)s, *p = start, *end = len ? p + len : p;
     while (p < end) {
         const uchar *run = p;
         while (p < end && *p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\' &&
-               !(*p == '/' && p > start && p[-1] == '<'))
+               !(html && *p == '/' && p > start && p[-1] == '<'))
             p++;
         sbuf_add(b, run, (size_t)(p - run));
         if (p >= end)
@@ -851,11 +859,29 @@ void json_write_string(sbuf *b, const char *s, size_t len)
         uchar c = *p;
         if (c >= 0x80) {
             size_t n = utf8_len(p, (size_t)(end - p));
-            if (n)
+            if (!n) {
+                if (ascii)
+                    put_u16(b, 0xFFFD);
+                else
+                    sbuf_add(b, "\xEF\xBF\xBD", 3);
+                p++;
+                continue;
+            }
+            if (ascii) {
+                /* As Python's json.dumps(ensure_ascii=True): \uXXXX, surrogate pairs
+                 * above the BMP. */
+                unsigned cp = utf8_decode(p, n);
+                if (cp >= 0x10000) {
+                    cp -= 0x10000;
+                    put_u16(b, 0xD800 | (cp >> 10));
+                    put_u16(b, 0xDC00 | (cp & 0x3FF));
+                } else {
+                    put_u16(b, cp);
+                }
+            } else {
                 sbuf_add(b, p, n);
-            else
-                sbuf_add(b, "\xEF\xBF\xBD", 3);
-            p += n ? n : 1;
+            }
+            p += n;
             continue;
         }
         p++;
@@ -868,13 +894,15 @@ void json_write_string(sbuf *b, const char *s, size_t len)
         case '\n': sbuf_add(b, "\\n", 2); break;
         case '\r': sbuf_add(b, "\\r", 2); break;
         case '\t': sbuf_add(b, "\\t", 2); break;
-        default: {
-            char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
-            sbuf_add(b, esc, sizeof esc);
-        }
+        default: put_u16(b, c);
         }
     }
     sbuf_putc(b, '"');
+}
+
+void json_write_string(sbuf *b, const char *s, size_t len)
+{
+    json_write_string_flags(b, s, len, JSON_W_HTML);
 }
 
 void json_write_value(sbuf *b, const json_value *v)
@@ -884,7 +912,7 @@ void json_write_value(sbuf *b, const json_value *v)
     case JSON_FALSE: sbuf_add(b, "false", 5); break;
     case JSON_TRUE: sbuf_add(b, "true", 4); break;
     case JSON_NUMBER: sbuf_puts(b, v->num.text); break;
-    case JSON_STRING: json_write_string(b, v->str.s, v->str.len); break;
+    case JSON_STRING: json_write_string_flags(b, v->str.s, v->str.len, 0); break;
     case JSON_ARRAY:
         sbuf_putc(b, '[');
         for (size_t i = 0; i < v->arr.count; i++) {
@@ -900,7 +928,7 @@ void json_write_value(sbuf *b, const json_value *v)
             const json_member *m = &v->obj.members[i];
             if (i)
                 sbuf_putc(b, ',');
-            json_write_string(b, m->key, m->key_len);
+            json_write_string_flags(b, m->key, m->key_len, 0);
             sbuf_putc(b, ':');
             json_write_value(b, &m->value);
         }

@@ -119,7 +119,15 @@ const char *json_type_name(json_type type);
  * output is always valid JSON. */
 void json_write_string(sbuf *b, const char *s, size_t len);
 
-/* Appends v compactly (no spaces); numbers keep their source text. */
+/* json_write_string_flags options. */
+#define JSON_W_HTML 1u   /* write "</" as "<\\/", so the text can sit in an HTML <script> */
+#define JSON_W_ASCII 2u  /* escape non-ASCII as \\uXXXX, as Python's json.dumps does */
+
+/* json_write_string with a choice of escapes (flags: 0 or JSON_W_*). */
+void json_write_string_flags(sbuf *b, const char *s, size_t len, unsigned flags);
+
+/* Appends v compactly (no spaces); numbers keep their source text and strings are
+ * escaped only where JSON requires, so a request body says exactly what its file says. */
 void json_write_value(sbuf *b, const json_value *v);
 
 /* Streaming writer: the calls below append to b and place commas and colons

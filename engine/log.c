@@ -41,8 +41,6 @@ int log_setup(int level, const char *logfile, bool skip_setup, char *err, size_t
 {
     if (gethostname(g.host, sizeof g.host - 1) != 0)
         strcpy(g.host, "localhost");
-    g.level = skip_setup ? LOG_WARNING : level;
-    g.bare = skip_setup;
     if (logfile && *logfile) {
         FILE *f = fopen(logfile, "a");
         if (!f) {
@@ -53,6 +51,8 @@ int log_setup(int level, const char *logfile, bool skip_setup, char *err, size_t
         log_close();
         g.file = f;
     }
+    g.level = skip_setup ? LOG_WARNING : level;
+    g.bare = skip_setup;
     return 0;
 }
 

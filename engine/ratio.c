@@ -80,7 +80,7 @@ static void key(pp *p, const char *k, bool first)
     if (!first)
         sbuf_putc(p->out, ',');
     nl(p);
-    json_write_string(p->out, k, strlen(k));
+    json_write_string_flags(p->out, k, strlen(k), JSON_W_ASCII); /* as json.dumps */
     sbuf_puts(p->out, p->indent ? ": " : ":");
 }
 

@@ -44,8 +44,12 @@ void sbuf_vprintf(sbuf *b, const char *fmt, va_list ap)
     va_copy(ap2, ap);
     sbuf_reserve(b, 64);
     int n = vsnprintf(b->s + b->len, b->cap - b->len, fmt, ap);
-    if (n < 0)
-        n = 0;
+    if (n < 0) {
+        /* An encoding error: append nothing, keep the text terminated. */
+        b->s[b->len] = '\0';
+        va_end(ap2);
+        return;
+    }
     if ((size_t)n >= b->cap - b->len) {
         sbuf_reserve(b, (size_t)n);
         vsnprintf(b->s + b->len, b->cap - b->len, fmt, ap2);

@@ -270,8 +270,8 @@ static int scalar_text(ctx *c, const json_value *v, const char *what, const char
                 article(v->type), json_type_name(v->type));
 }
 
-/* Appends key=value pairs from an object, or from an array of [key, value] pairs (for
- * repeated keys). */
+/* Appends key=value pairs, '&'-separated, from an object or from an array of [key, value]
+ * pairs (for repeated keys). */
 static int encode_pairs(ctx *c, const json_value *v, const char *key, sbuf *b)
 {
     if (v->type == JSON_OBJECT) {
@@ -281,7 +281,7 @@ static int encode_pairs(ctx *c, const json_value *v, const char *key, sbuf *b)
             size_t n;
             if (scalar_text(c, &m->value, "a value", &s, &n))
                 return -1;
-            if (b->len && sbuf_str(b)[b->len - 1] != '?')
+            if (b->len)
                 sbuf_putc(b, '&');
             urlencode(b, m->key, m->key_len);
             sbuf_putc(b, '=');
@@ -301,13 +301,39 @@ static int encode_pairs(ctx *c, const json_value *v, const char *key, sbuf *b)
         if (scalar_text(c, &p->arr.items[0], "a name", &ks, &kn) ||
             scalar_text(c, &p->arr.items[1], "a value", &vs, &vn))
             return -1;
-        if (b->len && sbuf_str(b)[b->len - 1] != '?')
+        if (b->len)
             sbuf_putc(b, '&');
         urlencode(b, ks, kn);
         sbuf_putc(b, '=');
         urlencode(b, vs, vn);
     }
     return 0;
+}
+
+/* url with the query pairs added as python-requests adds params: after an existing query
+ * with '&' (after a bare '?' with nothing), before any fragment. Returns a new string, or
+ * NULL after an error. */
+static char *with_query(ctx *c, const char *url, const json_value *query)
+{
+    sbuf params = SBUF_INIT;
+    if (encode_pairs(c, query, "query", &params)) {
+        sbuf_free(&params);
+        return NULL;
+    }
+    size_t end = strcspn(url, "#");
+    const char *q = memchr(url, '?', end);
+    sbuf u = SBUF_INIT;
+    sbuf_add(&u, url, end);
+    if (params.len) {
+        if (!q)
+            sbuf_putc(&u, '?');
+        else if (q + 1 < url + end)
+            sbuf_putc(&u, '&');
+        sbuf_add(&u, params.s, params.len);
+    }
+    sbuf_puts(&u, url + end);
+    sbuf_free(&params);
+    return sbuf_take(&u);
 }
 
 static bool valid_url_text(const char *s)
@@ -322,7 +348,10 @@ static bool valid_url_text(const char *s)
 
 static bool valid_host(const char *h)
 {
-    return interp_is_absolute(h) && valid_url_text(h) && strlen(h) > 8;
+    if (!interp_is_absolute(h) || !valid_url_text(h))
+        return false;
+    const char *rest = strstr(h, "://") + 3;
+    return *rest && !strchr("/?#", *rest);
 }
 
 /* ---- headers ------------------------------------------------------------------------ */
@@ -489,18 +518,11 @@ static int compile_request(ctx *c, const json_value *v, req_step *r)
     for (char *p = r->method; *p; p++)
         *p = (char)toupper((unsigned char)*p);
 
-    sbuf u = SBUF_INIT;
-    sbuf_puts(&u, url);
-    if (query) {
-        sbuf_putc(&u, strchr(url, '?') ? '&' : '?');
-        if (encode_pairs(c, query, "query", &u)) {
-            sbuf_free(&u);
-            goto out;
-        }
-        if (sbuf_str(&u)[u.len - 1] == '?' || sbuf_str(&u)[u.len - 1] == '&')
-            u.s[--u.len] = '\0';
+    if (!query) {
+        r->url = xstrdup(url);
+    } else if (!(r->url = with_query(c, url, query))) {
+        goto out;
     }
-    r->url = sbuf_take(&u);
     if (name) {
         if (!*name) {
             const json_value *nv = json_get(v, "name");
@@ -588,10 +610,12 @@ static int compile_think(ctx *c, const json_value *v, wait_spec *w)
     return compile_between(c, &m->value, w);
 }
 
-static int compile_steps(ctx *c, const json_value *arr, program *p, const char *where)
+/* key names the array in errors: "steps", "on_start" or "on_stop". */
+static int compile_steps(ctx *c, const json_value *arr, const char *key, program *p,
+                         const char *where)
 {
     if (arr->type != JSON_ARRAY)
-        return wrong_type(c, arr, "steps", "an array of steps");
+        return wrong_type(c, arr, key, "an array of steps");
     p->n = (int)arr->arr.count;
     p->steps = xcalloc(arr->arr.count ? arr->arr.count : 1, sizeof *p->steps);
     static const char *const step_keys[] = {"request", "think", "description", NULL};
@@ -705,8 +729,10 @@ static int compile_task(ctx *c, const json_value *tv, const char *cls, int index
         t->tags = xcalloc(tags->arr.count + 1, sizeof *t->tags);
         for (size_t i = 0; i < tags->arr.count; i++) {
             const json_value *g = &tags->arr.items[i];
-            if (g->type != JSON_STRING || !g->str.len)
-                return wrong_type(c, g, "tags", "an array of non-empty strings");
+            if (g->type != JSON_STRING)
+                return wrong_type(c, g, "tags", "an array of strings");
+            if (!g->str.len || strlen(g->str.s) != g->str.len)
+                return fail(c, g->line, g->col, "a tag must be a non-empty string without NUL");
             t->tags[t->ntags++] = xstrdup(g->str.s);
         }
     }
@@ -720,7 +746,7 @@ static int compile_task(ctx *c, const json_value *tv, const char *cls, int index
         sbuf_printf(&where, "user class \"%s\", task %d", cls, index + 1);
     int rc;
     if (steps) {
-        rc = compile_steps(c, steps, p, sbuf_str(&where));
+        rc = compile_steps(c, steps, "steps", p, sbuf_str(&where));
         if (rc == 0 && p->n == 0)
             rc = fail(c, steps->line, steps->col, "a task needs at least one step");
     } else {
@@ -758,12 +784,12 @@ static int compile_class(ctx *c, const json_value *cv, const char *file_host, uc
         return -1;
     const char *name = NULL, *host = NULL, *desc = NULL;
     long weight = 1, fixed = 0;
-    double timeout = SCENARIO_DEFAULT_TIMEOUT;
+    c->class_timeout_ms = (long)(SCENARIO_DEFAULT_TIMEOUT * 1000);
     if (get_string(c, cv, "name", &name) || get_string(c, cv, "description", &desc) ||
         get_int(c, cv, "weight", 0, 1000000, &weight) ||
         get_int(c, cv, "fixed_count", 0, 10000000, &fixed) || get_string(c, cv, "host", &host) ||
         get_bool(c, cv, "sequential", &u->sequential) ||
-        get_number(c, cv, "timeout", 0, true, &timeout) ||
+        get_timeout(c, cv, &c->class_timeout_ms) ||
         get_bool(c, cv, "redirects", &c->class_redirects) || get_conn(c, cv, &c->class_conn))
         return -1;
     if (!name)
@@ -785,7 +811,6 @@ static int compile_class(ctx *c, const json_value *cv, const char *file_host, uc
         }
         u->host = xstrdup(host);
     }
-    c->class_timeout_ms = (long)ceil(timeout * 1000);
     const json_value *wv = json_get(cv, "wait_time");
     if (wv && compile_wait(c, wv, &u->wait))
         return -1;
@@ -798,14 +823,14 @@ static int compile_class(ctx *c, const json_value *cv, const char *file_host, uc
     const json_value *on_start = json_get(cv, "on_start"), *on_stop = json_get(cv, "on_stop");
     if (on_start) {
         sbuf_printf(&where, "user class \"%s\", on_start", name);
-        rc = compile_steps(c, on_start, &sc->on_start, sbuf_str(&where));
+        rc = compile_steps(c, on_start, "on_start", &sc->on_start, sbuf_str(&where));
         u->on_start = (utask){.name = xstrdup("on_start"), .weight = 1, .fn = interp_run,
                               .data = &sc->on_start};
     }
     if (rc == 0 && on_stop) {
         sbuf_reset(&where);
         sbuf_printf(&where, "user class \"%s\", on_stop", name);
-        rc = compile_steps(c, on_stop, &sc->on_stop, sbuf_str(&where));
+        rc = compile_steps(c, on_stop, "on_stop", &sc->on_stop, sbuf_str(&where));
         u->on_stop = (utask){.name = xstrdup("on_stop"), .weight = 1, .fn = interp_run,
                              .data = &sc->on_stop};
     }
@@ -974,8 +999,6 @@ static void filter_tasks(uclass *u, const scenario_opts *o)
             u->tasks[u->ntasks].weight = 1;
         u->ntasks++;
     }
-    if (o->equal_weights)
-        u->weight = 1;
 }
 
 static int select_classes(scenario *sc, const scenario_opts *o, char *err, size_t errlen)
@@ -1009,7 +1032,9 @@ static int select_classes(scenario *sc, const scenario_opts *o, char *err, size_
             continue;
         }
         if (u->weight == 0 && u->fixed_count == 0)
-            continue; /* Locust drops these too */
+            continue; /* Locust drops these too, before --equal-weights applies */
+        if (o->equal_weights)
+            u->weight = 1;
         user_class_prepare(u);
         sc->run[sc->nrun++] = u;
     }

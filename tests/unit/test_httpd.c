@@ -564,6 +564,9 @@ static void check_mhd_log(struct httpd_config cfg, const char *want)
 static void test_mhd_messages_are_logged(void **state)
 {
     (void)state;
+    char err[128];
+    /* The observer sees what the log writes: let DEBUG lines through. */
+    assert_int_equal(log_setup(LOG_DEBUG, "/dev/null", false, err, sizeof err), 0);
     check_mhd_log((struct httpd_config){.host = "127.0.0.1"},
                   "10 cicada.httpd: Too large value of 'Content-Length' header. Closing "
                   "connection.\n");
@@ -571,6 +574,8 @@ static void test_mhd_messages_are_logged(void **state)
                                         .log_level = LOG_WARNING},
                   "30 cicada.web: Too large value of 'Content-Length' header. Closing "
                   "connection.\n");
+    log_close();
+    assert_int_equal(log_setup(LOG_INFO, NULL, false, err, sizeof err), 0);
 }
 
 static void test_default_body_limit_is_1mib(void **state)

@@ -679,6 +679,23 @@ static void assert_same_tree(const json_value *a, const json_value *b)
     }
 }
 
+static void test_write_ascii_and_html(void **state)
+{
+    (void)state;
+    sbuf b = SBUF_INIT;
+    /* Python: json.dumps("a</b é😀") == '"a</b \\u00e9\\ud83d\\ude00"' */
+    const char in[] = "a</b \xc3\xa9\xf0\x9f\x98\x80";
+    json_write_string_flags(&b, in, sizeof in - 1, JSON_W_ASCII);
+    assert_string_equal(sbuf_str(&b), "\"a</b \\u00e9\\ud83d\\ude00\"");
+    sbuf_reset(&b);
+    json_write_string_flags(&b, in, sizeof in - 1, JSON_W_HTML | JSON_W_ASCII);
+    assert_string_equal(sbuf_str(&b), "\"a<\\/b \\u00e9\\ud83d\\ude00\"");
+    sbuf_reset(&b);
+    json_write_string_flags(&b, "\xff", 1, JSON_W_ASCII);
+    assert_string_equal(sbuf_str(&b), "\"\\ufffd\"");
+    sbuf_free(&b);
+}
+
 static void test_round_trip(void **state)
 {
     (void)state;
@@ -704,7 +721,7 @@ static void test_round_trip(void **state)
     assert_string_equal(out1.s,
         "{\"name\":\"d\xc3\xa9mo \xe2\x98\x83 \xf0\x9f\x98\x80\",\"host\":\"http://127.0.0.1:8080\","
         "\"users\":[{\"weight\":3,\"wait\":[0.5,1.10],\"id\":12345678901234567890,"
-        "\"tasks\":[{\"get\":\"/items?id=1&x=<\\/script>\",\"headers\":{}},"
+        "\"tasks\":[{\"get\":\"/items?id=1&x=</script>\",\"headers\":{}},"
         "{\"post\":\"/cart\",\"json\":{\"n\":-0,\"e\":6.02E23,\"z\":\"\\u0000\\t\\\"\"}}]},"
         "[],[[]],{\"\":null,\"t\":true,\"f\":false}]}");
     json_free(a);
@@ -734,6 +751,7 @@ int main(void)
         cmocka_unit_test(test_writer),
         cmocka_unit_test(test_writer_max_depth),
         cmocka_unit_test(test_round_trip),
+        cmocka_unit_test(test_write_ascii_and_html),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
