@@ -420,8 +420,8 @@ static const char *errno_class(long e)
 bool http_failure_text(const http_result *r, const char *name, char *buf, size_t len)
 {
     if (r->code == CURLE_OK) {
-        if (r->status < 400)
-            return false;
+        if (r->status < 400 || r->status > 599)
+            return false; /* python-requests' raise_for_status rule */
         snprintf(buf, len, "HTTPError('%ld %s Error: %s for url: %s')", r->status,
                  r->status < 500 ? "Client" : "Server", http_reason(r->status), name);
         return true;
@@ -447,8 +447,11 @@ bool http_failure_text(const http_result *r, const char *name, char *buf, size_t
     case CURLE_PARTIAL_FILE:
         snprintf(buf, len, "IncompleteRead('connection closed before the whole body arrived')");
         break;
-    case CURLE_WEIRD_SERVER_REPLY:
     case CURLE_UNSUPPORTED_PROTOCOL:
+        /* What curl says when the status line is not HTTP/1.x (it takes it for HTTP/0.9). */
+        snprintf(buf, len, "InvalidResponse('malformed status line')");
+        break;
+    case CURLE_WEIRD_SERVER_REPLY:
     case CURLE_BAD_CONTENT_ENCODING:
     case CURLE_HTTP2:
     case CURLE_HTTP2_STREAM:

@@ -109,7 +109,7 @@ int http_in_flight(const http *h);
 /* Writes the failure text for a result into buf (Locust's HttpUser wording where there is
  * one: "HTTPError('404 Client Error: Not Found for url: /x')", "ConnectionRefusedError(111,
  * 'Connection refused')"), with name standing for the URL. Returns false (buf untouched)
- * when the result is a success by Locust's rule: a response with status < 400. Texts never
+ * when the result is a success by Locust's rule: a response with a status outside 400-599. Texts never
  * contain per-request values, so failures group. */
 bool http_failure_text(const http_result *r, const char *name, char *buf, size_t len);
 

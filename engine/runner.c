@@ -153,23 +153,26 @@ static void reap_cb(struct ev_loop *loop, ev_timer *w, int revents)
     (void)revents;
     runner *r = (runner *)((char *)w - offsetof(runner, reap_timer));
     double now = ev_now(loop);
-    bool late = false;
     /* Walk by saved successor: a kill can finish the user and unlink it. */
     for (user *u = r->stopping.head, *next; u; u = next) {
         next = u->next;
         if (!u->kill_sent && now >= u->stop_deadline) {
             u->kill_sent = true;
-            late = true;
+            /* A user already in on_stop finished its task in time: on_stop gets its
+             * grace like everyone's. */
+            if (u->state == USER_STOPPING)
+                continue;
+            /* Said before the kill: killing the last user can end the test at once. */
+            if (r->state == RUNNER_CLEANUP && !r->stop_logged) {
+                r->stop_logged = true;
+                log_info(LOGGER, "Not all users finished their tasks & terminated in %g "
+                                 "seconds. Stopping them...", r->cfg.stop_timeout);
+            }
             user_kill(u);
         } else if (u->kill_sent && now >= u->stop_deadline + RUNNER_ON_STOP_GRACE) {
             /* The second kill cancels an on_stop that outlived its grace. */
             user_kill(u);
         }
-    }
-    if (late && r->state == RUNNER_CLEANUP && !r->stop_logged) {
-        r->stop_logged = true;
-        log_info(LOGGER, "Not all users finished their tasks & terminated in %g seconds. "
-                         "Stopping them...", r->cfg.stop_timeout);
     }
     if (r->stopping.n == 0)
         ev_timer_stop(loop, w);
@@ -209,8 +212,10 @@ static void apply_map(runner *r)
 {
     const unsigned *want = dispatch_worker_users(r->disp, 0);
     double now = ev_now(r->loop);
+    /* Counted once: a user that ends inside user_start is not replaced in this
+     * iteration (as in Locust), and looping on the live count would never end. */
     for (int i = 0; i < r->nclasses; i++)
-        while (r->active[i].n < want[i])
+        for (unsigned k = r->active[i].n; k < want[i]; k++)
             spawn_one(r, r->classes[i]);
     for (int i = 0; i < r->nclasses; i++)
         while (r->active[i].n > want[i])
@@ -271,6 +276,13 @@ runner *runner_new(struct ev_loop *loop, http *h, stats *s, uclass **classes, in
 {
     if (nclasses <= 0) {
         snprintf(err, errlen, "No User class found!");
+        return NULL;
+    }
+    bool any = false;
+    for (int i = 0; i < nclasses; i++)
+        any |= classes[i]->weight > 0 || classes[i]->fixed_count > 0;
+    if (!any) {
+        snprintf(err, errlen, "no user class has a weight or a fixed count");
         return NULL;
     }
     runner *r = xcalloc(1, sizeof *r);

@@ -152,6 +152,58 @@ static void test_many(void **state)
     coro_pool_release();
 }
 
+static coro *seen_inside;
+
+static void who(void *arg)
+{
+    (void)arg;
+    seen_inside = coro_current();
+    coro_yield();
+}
+
+static void test_current(void **state)
+{
+    (void)state;
+    assert_null(coro_current());
+    coro *c = coro_new(who, NULL, "who");
+    assert_false(coro_resume(c));
+    assert_ptr_equal(seen_inside, c);
+    assert_null(coro_current());
+    assert_true(coro_resume(c));
+    coro_pool_release();
+}
+
+static void test_stack_size_change(void **state)
+{
+    (void)state;
+    struct coro_stats st;
+    coro_set_stack_size(1000); /* raised to the 16 KiB floor */
+    coro_stats(&st);
+    assert_int_equal(st.stack_bytes, 16 * 1024);
+    coro *c = coro_new(where, NULL, "where");
+    assert_false(coro_resume(c));
+    coro_stats(&st);
+    assert_int_equal(st.stacks, 1);
+    /* A stack of the old size goes away when its coroutine ends instead of pooling. */
+    coro_set_stack_size(CORO_DEFAULT_STACK);
+    coro_stats(&st);
+    assert_int_equal(st.stack_bytes, CORO_DEFAULT_STACK);
+    assert_true(coro_resume(c));
+    coro_stats(&st);
+    assert_int_equal(st.stacks, 0);
+    assert_int_equal(st.in_use, 0);
+    /* Stacks of the new size hold the large frame again, and pool. */
+    int r = 0;
+    c = coro_new(deep, &r, "deep");
+    assert_true(coro_resume(c));
+    assert_int_equal(r, 2);
+    coro_stats(&st);
+    assert_int_equal(st.stacks, 1);
+    coro_set_stack_size(CORO_DEFAULT_STACK); /* same size: the pooled stack is released */
+    coro_stats(&st);
+    assert_int_equal(st.stacks, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -160,6 +212,8 @@ int main(void)
         cmocka_unit_test(test_separate_stack_and_pool),
         cmocka_unit_test(test_large_frame),
         cmocka_unit_test(test_many),
+        cmocka_unit_test(test_current),
+        cmocka_unit_test(test_stack_size_change),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,951 @@
+/* engine/http: libcurl multi on a real libev loop against a loopback HTTP/1.1 keep-alive
+ * target (a forked child), checking results, failure texts, cancellation, and which
+ * connections each client opens (the target records every client port). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "http.h"
+#include "sbuf.h"
+
+/* ---- loopback target: a keep-alive HTTP/1.1 server in a forked child ------------------
+ *
+ *   /ok 200 "ok"   /fail 500   /slow?ms=N 200 after N ms   /close: closes, no answer
+ *   /garbage: a malformed status line   /echo: "<METHOD> <body>"   /port: client port
+ *   /setcookie?v=X: Set-Cookie sid=X   /cookie: the Cookie header or "none"   else 404
+ *
+ * It counts requests and records the client port of every connection it accepts in
+ * shared memory, so a test sees how many connections a client really opened. */
+
+#define TGT_SLOTS 256   /* connections open at once */
+#define TGT_PORTS 8192  /* connections recorded */
+#define TGT_GARBAGE "HTTP/1.1 2x0 Broken\r\nContent-Length: 0\r\n\r\n"
+
+struct tgt_shm {
+    atomic_uint requests;               /* complete requests parsed */
+    atomic_uint conns;                  /* connections accepted */
+    char last_method[16];
+    unsigned short ports[TGT_PORTS];    /* client port of each accepted connection */
+};
+
+static struct {
+    pid_t pid;
+    int port;
+    struct tgt_shm *shm;
+} tgt;
+
+struct tconn {
+    int fd;                 /* -1: free slot */
+    unsigned short port;
+    double due;             /* > 0: out is held back until then (/slow) */
+    size_t len, outlen;
+    char in[16384];
+    char out[20000];
+};
+
+static double mono(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void tgt_reply(struct tconn *c, int status, const char *extra, const char *body,
+                      size_t n, bool head)
+{
+    int h = snprintf(c->out, sizeof c->out,
+                     "HTTP/1.1 %d Whatever\r\nContent-Length: %zu\r\n%s\r\n", status, n, extra);
+    if (head || n > sizeof c->out - (size_t)h)
+        n = 0;
+    memcpy(c->out + h, body, n);
+    c->outlen = (size_t)h + n;
+}
+
+/* Copies the value of header name (with its colon) out of the NUL-terminated head. */
+static bool tgt_header(const char *head, const char *name, char *val, size_t len)
+{
+    size_t nl = strlen(name);
+    for (const char *l = strstr(head, "\r\n"); l; l = strstr(l + 2, "\r\n")) {
+        if (strncasecmp(l + 2, name, nl) != 0)
+            continue;
+        const char *v = l + 2 + nl;
+        while (*v == ' ')
+            v++;
+        size_t n = strcspn(v, "\r");
+        if (n >= len)
+            n = len - 1;
+        memcpy(val, v, n);
+        val[n] = 0;
+        return true;
+    }
+    return false;
+}
+
+/* Parses and answers one request. Returns the bytes it used, 0 when the request is not
+ * complete yet, -1 to close the connection without an answer. */
+static long tgt_request(struct tconn *c)
+{
+    char *end = memmem(c->in, c->len, "\r\n\r\n", 4);
+    if (!end)
+        return 0;
+    size_t head = (size_t)(end + 4 - c->in);
+    *end = 0;
+    char val[512];
+    size_t clen = 0;
+    if (tgt_header(c->in, "Content-Length:", val, sizeof val))
+        clen = strtoul(val, NULL, 10);
+    if (c->len < head + clen) {
+        *end = '\r';
+        return 0;
+    }
+    char method[16] = "", target[1024] = "";
+    sscanf(c->in, "%15s %1023s", method, target);
+    atomic_fetch_add(&tgt.shm->requests, 1);
+    memcpy(tgt.shm->last_method, method, sizeof method);
+    char *query = strchr(target, '?');
+    if (query)
+        *query++ = 0;
+    const char *body = c->in + head;
+    bool hd = strcmp(method, "HEAD") == 0;
+    char buf[16384];
+    if (strcmp(target, "/ok") == 0) {
+        tgt_reply(c, 200, "", "ok", 2, hd);
+    } else if (strcmp(target, "/fail") == 0) {
+        tgt_reply(c, 500, "", "fail", 4, hd);
+    } else if (strcmp(target, "/slow") == 0) {
+        long ms = query && strncmp(query, "ms=", 3) == 0 ? atol(query + 3) : 0;
+        tgt_reply(c, 200, "", "slow", 4, hd);
+        c->due = mono() + (double)ms / 1000.0;
+    } else if (strcmp(target, "/close") == 0) {
+        return -1;
+    } else if (strcmp(target, "/garbage") == 0) {
+        c->outlen = strlen(TGT_GARBAGE);
+        memcpy(c->out, TGT_GARBAGE, c->outlen);
+    } else if (strcmp(target, "/echo") == 0) {
+        int n = snprintf(buf, sizeof buf, "%s ", method);
+        size_t m = clen < sizeof buf - (size_t)n ? clen : sizeof buf - (size_t)n;
+        memcpy(buf + n, body, m);
+        tgt_reply(c, 200, "", buf, (size_t)n + m, hd);
+    } else if (strcmp(target, "/port") == 0) {
+        int n = snprintf(buf, sizeof buf, "%u", c->port);
+        tgt_reply(c, 200, "", buf, (size_t)n, hd);
+    } else if (strcmp(target, "/setcookie") == 0) {
+        snprintf(buf, sizeof buf, "Set-Cookie: sid=%s; Path=/\r\n",
+                 query && strncmp(query, "v=", 2) == 0 ? query + 2 : "x");
+        tgt_reply(c, 200, buf, "set", 3, hd);
+    } else if (strcmp(target, "/cookie") == 0) {
+        if (!tgt_header(c->in, "Cookie:", val, sizeof val))
+            strcpy(val, "none");
+        tgt_reply(c, 200, "", val, strlen(val), hd);
+    } else {
+        tgt_reply(c, 404, "", "not found", 9, hd);
+    }
+    return (long)(head + clen);
+}
+
+static void tgt_close(struct tconn *c)
+{
+    close(c->fd);
+    c->fd = -1;
+}
+
+/* Answers what is buffered on c, unless an answer is being held back. */
+static void tgt_process(struct tconn *c)
+{
+    while (c->fd >= 0 && c->due == 0) {
+        long used = tgt_request(c);
+        if (used == 0)
+            return;
+        if (used < 0) {
+            tgt_close(c);
+            return;
+        }
+        c->len -= (size_t)used;
+        memmove(c->in, c->in + used, c->len);
+        if (c->due == 0 && send(c->fd, c->out, c->outlen, MSG_NOSIGNAL) < 0)
+            tgt_close(c);
+    }
+}
+
+static void tgt_accept(int lfd, struct tconn *conns)
+{
+    struct sockaddr_in a;
+    socklen_t al = sizeof a;
+    int fd = accept(lfd, (struct sockaddr *)&a, &al);
+    if (fd < 0)
+        return;
+    for (int i = 0; i < TGT_SLOTS; i++) {
+        if (conns[i].fd >= 0)
+            continue;
+        struct tconn *c = &conns[i];
+        c->fd = fd;
+        c->port = ntohs(a.sin_port);
+        c->len = 0;
+        c->due = 0;
+        unsigned k = atomic_load(&tgt.shm->conns);
+        if (k < TGT_PORTS)
+            tgt.shm->ports[k] = c->port;
+        atomic_fetch_add(&tgt.shm->conns, 1);
+        return;
+    }
+    close(fd);
+}
+
+static _Noreturn void tgt_serve(int lfd)
+{
+    struct tconn *conns = calloc(TGT_SLOTS, sizeof *conns);
+    static struct pollfd pf[TGT_SLOTS + 1];
+    if (!conns)
+        _exit(1);
+    for (int i = 0; i < TGT_SLOTS; i++)
+        conns[i].fd = -1;
+    for (;;) {
+        double now = mono(), next = -1;
+        pf[0] = (struct pollfd){.fd = lfd, .events = POLLIN};
+        for (int i = 0; i < TGT_SLOTS; i++) {
+            pf[i + 1] = (struct pollfd){.fd = conns[i].fd, .events = POLLIN};
+            if (conns[i].fd >= 0 && conns[i].due > 0 && (next < 0 || conns[i].due < next))
+                next = conns[i].due;
+        }
+        int ms = next < 0 ? -1 : next <= now ? 0 : (int)((next - now) * 1000) + 1;
+        if (poll(pf, TGT_SLOTS + 1, ms) < 0 && errno != EINTR)
+            _exit(1);
+        if (pf[0].revents & POLLIN)
+            tgt_accept(lfd, conns);
+        now = mono();
+        for (int i = 0; i < TGT_SLOTS; i++) {
+            struct tconn *c = &conns[i];
+            if (c->fd < 0)
+                continue;
+            if (pf[i + 1].revents && c->fd == pf[i + 1].fd) {
+                ssize_t n = read(c->fd, c->in + c->len, sizeof c->in - c->len);
+                if (n <= 0) {
+                    tgt_close(c);
+                    continue;
+                }
+                c->len += (size_t)n;
+            }
+            if (c->due > 0 && now >= c->due) {
+                c->due = 0;
+                if (send(c->fd, c->out, c->outlen, MSG_NOSIGNAL) < 0) {
+                    tgt_close(c);
+                    continue;
+                }
+            }
+            tgt_process(c);
+        }
+    }
+}
+
+static int tgt_start(void **state)
+{
+    (void)state;
+    tgt.shm = mmap(NULL, sizeof *tgt.shm, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+                   -1, 0);
+    if (tgt.shm == MAP_FAILED)
+        return -1;
+    int lfd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t al = sizeof a;
+    if (lfd < 0 || bind(lfd, (struct sockaddr *)&a, sizeof a) != 0 || listen(lfd, 512) != 0 ||
+        getsockname(lfd, (struct sockaddr *)&a, &al) != 0)
+        return -1;
+    tgt.port = ntohs(a.sin_port);
+    pid_t parent = getpid();
+    tgt.pid = fork();
+    if (tgt.pid < 0)
+        return -1;
+    if (tgt.pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent)
+            _exit(0);
+        tgt_serve(lfd);
+    }
+    close(lfd);
+    return 0;
+}
+
+static int tgt_stop(void **state)
+{
+    (void)state;
+    kill(tgt.pid, SIGKILL);
+    waitpid(tgt.pid, NULL, 0);
+    munmap(tgt.shm, sizeof *tgt.shm);
+    return 0;
+}
+
+/* Distinct client ports among the connections accepted since mark. */
+static unsigned tgt_ports_since(unsigned mark)
+{
+    unsigned n = atomic_load(&tgt.shm->conns), distinct = 0;
+    assert_true(n <= TGT_PORTS);
+    for (unsigned i = mark; i < n; i++) {
+        unsigned j = mark;
+        while (j < i && tgt.shm->ports[j] != tgt.shm->ports[i])
+            j++;
+        distinct += j == i;
+    }
+    return distinct;
+}
+
+static unsigned tgt_conns(void)
+{
+    return atomic_load(&tgt.shm->conns);
+}
+
+static unsigned tgt_requests(void)
+{
+    return atomic_load(&tgt.shm->requests);
+}
+
+/* ---- the loop, with a watchdog ------------------------------------------------------- */
+
+static struct ev_loop *loop;
+static http *H;
+static ev_timer watchdog;
+static bool expired;
+
+static void watchdog_cb(struct ev_loop *l, ev_timer *w, int revents)
+{
+    (void)w, (void)revents;
+    expired = true;
+    ev_break(l, EVBREAK_ONE);
+}
+
+/* Runs the loop until cond holds; fails the test when it does not within secs. */
+#define RUN_UNTIL(cond, secs)                                                             \
+    do {                                                                                  \
+        ev_now_update(loop);                                                              \
+        expired = false;                                                                  \
+        ev_timer_set(&watchdog, (secs), 0.);                                              \
+        ev_timer_start(loop, &watchdog);                                                  \
+        while (!expired && !(cond))                                                       \
+            ev_run(loop, EVRUN_ONCE);                                                     \
+        ev_timer_stop(loop, &watchdog);                                                   \
+        if (!(cond))                                                                      \
+            fail_msg("%s still false after %g s", #cond, (double)(secs));                 \
+    } while (0)
+
+/* Runs the loop for secs. */
+static void run_for(double secs)
+{
+    ev_now_update(loop);
+    expired = false;
+    ev_timer_set(&watchdog, secs, 0.);
+    ev_timer_start(loop, &watchdog);
+    while (!expired)
+        ev_run(loop, EVRUN_ONCE);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    alarm(30); /* last resort if the loop itself stops turning */
+    loop = ev_loop_new(EVFLAG_AUTO);
+    ev_init(&watchdog, watchdog_cb);
+    H = http_new(loop);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    http_free(H);
+    ev_loop_destroy(loop);
+    alarm(0);
+    return 0;
+}
+
+/* ---- clients ------------------------------------------------------------------------- */
+
+struct call {
+    http_client c;
+    http_result r;
+    int calls;
+    sbuf body;
+};
+
+static void on_done(http_client *c, const http_result *r)
+{
+    struct call *k = c->owner;
+    k->r = *r;
+    k->calls++;
+}
+
+static void call_init(struct call *k, unsigned id)
+{
+    memset(k, 0, sizeof *k);
+    http_client_init(H, &k->c, id, on_done, k);
+}
+
+static void call_free(struct call *k)
+{
+    http_client_free(&k->c);
+    sbuf_free(&k->body);
+}
+
+/* Submits req on k (its body collected fresh) without waiting. */
+static void submit(struct call *k, const http_req *req)
+{
+    char err[256] = "";
+    sbuf_reset(&k->body);
+    k->c.body = &k->body;
+    if (http_submit(&k->c, req, err, sizeof err) != 0)
+        fail_msg("http_submit %s: %s", req->url, err);
+}
+
+/* Makes one request on k and waits for its result. */
+static const http_result *fetch(struct call *k, const http_req *req)
+{
+    int before = k->calls;
+    submit(k, req);
+    RUN_UNTIL(k->calls > before, 5);
+    assert_int_equal(k->calls, before + 1);
+    return &k->r;
+}
+
+static char urls[16][128];
+
+/* An absolute URL on the target (up to 16 alive at once, rotating). */
+static const char *url(const char *path)
+{
+    static int next;
+    char *u = urls[next++ % 16];
+    snprintf(u, sizeof urls[0], "http://127.0.0.1:%d%s", tgt.port, path);
+    return u;
+}
+
+static http_req get(const char *path)
+{
+    return (http_req){.method = "GET", .kind = HTTP_GET, .url = url(path)};
+}
+
+/* ---- requests and results ------------------------------------------------------------ */
+
+static void test_get(void **state)
+{
+    (void)state;
+    struct call k;
+    call_init(&k, 1);
+    http_req req = get("/ok");
+    const http_result *r = fetch(&k, &req);
+    assert_int_equal(r->code, CURLE_OK);
+    assert_int_equal(r->status, 200);
+    assert_int_equal(r->bytes, 2);
+    assert_true(r->rt_us > 0);
+    assert_ptr_equal(r->req, &req);
+    assert_string_equal(sbuf_str(&k.body), "ok");
+    assert_string_equal(tgt.shm->last_method, "GET");
+    char buf[64] = "untouched";
+    assert_false(http_failure_text(r, "/ok", buf, sizeof buf));
+    assert_string_equal(buf, "untouched");
+    assert_int_equal(http_in_flight(H), 0);
+    call_free(&k);
+}
+
+static void test_methods_on_one_client(void **state)
+{
+    (void)state;
+    struct call k;
+    call_init(&k, 1);
+    static const char payload[] = "a=1&b=\0binary\r\n\r\nGET / HTTP/1.1";
+    http_req post = {.method = "POST", .kind = HTTP_POST, .url = url("/echo"),
+                     .body = payload, .body_len = sizeof payload - 1};
+    http_req head = {.method = "HEAD", .kind = HTTP_HEAD, .url = url("/ok")};
+    http_req purge = {.method = "PURGE", .kind = HTTP_OTHER, .url = url("/echo")};
+    http_req patch = {.method = "PATCH", .kind = HTTP_OTHER, .url = url("/echo"),
+                      .body = "xyz", .body_len = 3};
+    http_req empty_post = {.method = "POST", .kind = HTTP_POST, .url = url("/echo")};
+    http_req echo = get("/echo");
+
+    /* The body arrives byte for byte, NUL and CRLFs included. */
+    const http_result *r = fetch(&k, &post);
+    assert_int_equal(r->status, 200);
+    assert_int_equal(r->bytes, 5 + sizeof payload - 1);
+    assert_int_equal(k.body.len, 5 + sizeof payload - 1);
+    assert_memory_equal(k.body.s, "POST ", 5);
+    assert_memory_equal(k.body.s + 5, payload, sizeof payload - 1);
+
+    /* Each switch of method on the same handle sends exactly that method. */
+    r = fetch(&k, &head);
+    assert_int_equal(r->status, 200);
+    assert_int_equal(r->bytes, 0);
+    assert_string_equal(tgt.shm->last_method, "HEAD");
+
+    r = fetch(&k, &echo);
+    assert_string_equal(sbuf_str(&k.body), "GET ");
+
+    r = fetch(&k, &purge);
+    assert_int_equal(r->status, 200);
+    assert_string_equal(sbuf_str(&k.body), "PURGE ");
+
+    r = fetch(&k, &patch);
+    assert_string_equal(sbuf_str(&k.body), "PATCH xyz");
+
+    r = fetch(&k, &empty_post);
+    assert_string_equal(sbuf_str(&k.body), "POST ");
+
+    r = fetch(&k, &head);
+    assert_int_equal(r->bytes, 0);
+    assert_string_equal(tgt.shm->last_method, "HEAD");
+
+    r = fetch(&k, &post);
+    assert_int_equal(r->bytes, 5 + sizeof payload - 1);
+    r = fetch(&k, &echo);
+    assert_string_equal(sbuf_str(&k.body), "GET ");
+    call_free(&k);
+}
+
+static void test_busy_client_refuses(void **state)
+{
+    (void)state;
+    struct call k;
+    call_init(&k, 1);
+    http_req slow = get("/slow?ms=50");
+    submit(&k, &slow);
+    char err[128] = "";
+    assert_int_equal(http_submit(&k.c, &slow, err, sizeof err), -1);
+    assert_string_equal(err, "a request is already in flight for this user");
+    assert_int_equal(http_in_flight(H), 1);
+    RUN_UNTIL(k.calls == 1, 5);
+    assert_int_equal(k.r.status, 200);
+    assert_int_equal(http_in_flight(H), 0);
+    call_free(&k);
+}
+
+/* ---- failure texts ------------------------------------------------------------------- */
+
+static void expect_failure(const http_result *r, const char *name, const char *want)
+{
+    char buf[256] = "";
+    assert_true(http_failure_text(r, name, buf, sizeof buf));
+    assert_string_equal(buf, want);
+}
+
+static void test_http_errors(void **state)
+{
+    (void)state;
+    struct call k;
+    call_init(&k, 1);
+    http_req missing = get("/missing"), fail = get("/fail");
+    const http_result *r = fetch(&k, &missing);
+    assert_int_equal(r->code, CURLE_OK);
+    assert_int_equal(r->status, 404);
+    assert_int_equal(r->bytes, 9);
+    expect_failure(r, "/missing", "HTTPError('404 Client Error: Not Found for url: /missing')");
+    r = fetch(&k, &fail);
+    assert_int_equal(r->status, 500);
+    expect_failure(r, "/fail",
+                   "HTTPError('500 Server Error: Internal Server Error for url: /fail')");
+    call_free(&k);
+}
+
+static void test_connection_refused(void **state)
+{
+    (void)state;
+    /* A port that was just bound and released has nobody listening. */
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t al = sizeof a;
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &al), 0);
+    close(fd);
+    char u[64];
+    snprintf(u, sizeof u, "http://127.0.0.1:%d/ok", ntohs(a.sin_port));
+    http_req req = {.method = "GET", .kind = HTTP_GET, .url = u};
+    struct call k;
+    call_init(&k, 1);
+    const http_result *r = fetch(&k, &req);
+    assert_int_equal(r->code, CURLE_COULDNT_CONNECT);
+    assert_int_equal(r->status, 0);
+    assert_int_equal(r->os_errno, ECONNREFUSED);
+    expect_failure(r, "/ok", "ConnectionRefusedError(111, 'Connection refused')");
+    call_free(&k);
+}
+
+static void test_read_timeout(void **state)
+{
+    (void)state;
+    struct call k;
+    call_init(&k, 1);
+    http_req slow = get("/slow?ms=1000"), ok = get("/ok");
+    slow.timeout_ms = 150;
+    ev_now_update(loop);
+    double t0 = ev_now(loop);
+    const http_result *r = fetch(&k, &slow);
+    double took = ev_now(loop) - t0;
+    assert_int_equal(r->code, CURLE_OPERATION_TIMEDOUT);
+    assert_int_equal(r->status, 0);
+    assert_true(r->connected);
+    assert_true(took > 0.14 && took < 0.9);
+    expect_failure(r, "/slow", "ReadTimeout('no complete response within 0.15 s')");
+    /* The same on a connection that is reused: it was connected all the same. */
+    assert_int_equal(fetch(&k, &ok)->status, 200);
+    unsigned conns = tgt_conns();
+    r = fetch(&k, &slow);
+    assert_int_equal(tgt_conns(), conns);
+    assert_int_equal(r->code, CURLE_OPERATION_TIMEDOUT);
+    expect_failure(r, "/slow", "ReadTimeout('no complete response within 0.15 s')");
+    call_free(&k);
+}
+
+static void test_connect_timeout(void **state)
+{
+    (void)state;
+    /* A listener that never accepts, its backlog full: the next SYN goes unanswered. */
+    int lfd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t al = sizeof a;
+    assert_int_equal(bind(lfd, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(listen(lfd, 0), 0);
+    assert_int_equal(getsockname(lfd, (struct sockaddr *)&a, &al), 0);
+    int filler[4];
+    for (int i = 0; i < 4; i++) {
+        filler[i] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+        connect(filler[i], (struct sockaddr *)&a, sizeof a);
+    }
+    char u[64];
+    snprintf(u, sizeof u, "http://127.0.0.1:%d/ok", ntohs(a.sin_port));
+    http_req req = {.method = "GET", .kind = HTTP_GET, .url = u, .timeout_ms = 200};
+    struct call k;
+    call_init(&k, 1);
+    const http_result *r = fetch(&k, &req);
+    assert_int_equal(r->code, CURLE_OPERATION_TIMEDOUT);
+    assert_false(r->connected);
+    expect_failure(r, "/ok", "ConnectTimeout('could not connect within 0.2 s')");
+    call_free(&k);
+    for (int i = 0; i < 4; i++)
+        close(filler[i]);
+    close(lfd);
+}
+
+static void test_remote_disconnected(void **state)
+{
+    (void)state;
+    struct call k;
+    call_init(&k, 1);
+    http_req close_req = get("/close");
+    const http_result *r = fetch(&k, &close_req);
+    assert_int_equal(r->code, CURLE_GOT_NOTHING);
+    assert_int_equal(r->status, 0);
+    expect_failure(r, "/close",
+                   "RemoteDisconnected('Remote end closed connection without response')");
+    call_free(&k);
+}
+
+static void test_invalid_response(void **state)
+{
+    (void)state;
+    struct call k;
+    call_init(&k, 1);
+    http_req garbage = get("/garbage");
+    const http_result *r = fetch(&k, &garbage);
+    /* Not a status line, so curl takes it for HTTP/0.9, which it refuses. */
+    assert_int_equal(r->code, CURLE_UNSUPPORTED_PROTOCOL);
+    assert_int_equal(r->status, 0);
+    expect_failure(r, "/garbage", "InvalidResponse('malformed status line')");
+    call_free(&k);
+}
+
+static void test_failure_texts_without_network(void **state)
+{
+    (void)state;
+    http_req req = {.method = "GET", .url = "http://x/", .timeout_ms = 1500};
+    http_result r = {.code = CURLE_OK, .status = 399, .req = &req};
+    char buf[128] = "untouched";
+    assert_false(http_failure_text(&r, "/x", buf, sizeof buf));
+    r.status = 200;
+    assert_false(http_failure_text(&r, "/x", buf, sizeof buf));
+    assert_string_equal(buf, "untouched");
+    r.status = 400;
+    expect_failure(&r, "/x", "HTTPError('400 Client Error: Bad Request for url: /x')");
+    r.status = 499;
+    expect_failure(&r, "/x", "HTTPError('499 Client Error: Unknown for url: /x')");
+    r.status = 503;
+    expect_failure(&r, "/x", "HTTPError('503 Server Error: Service Unavailable for url: /x')");
+    r = (http_result){.code = CURLE_OPERATION_TIMEDOUT, .req = &req};
+    expect_failure(&r, "/x", "ConnectTimeout('could not connect within 1.5 s')");
+    r.connected = true;
+    expect_failure(&r, "/x", "ReadTimeout('no complete response within 1.5 s')");
+    r = (http_result){.code = CURLE_RECV_ERROR, .os_errno = ECONNRESET, .req = &req};
+    expect_failure(&r, "/x", "ConnectionResetError(104, 'Connection reset by peer')");
+    r = (http_result){.code = CURLE_COULDNT_CONNECT, .req = &req};
+    expect_failure(&r, "/x", "CurlError(7, 'Couldn't connect to server')");
+    r = (http_result){.code = CURLE_COULDNT_RESOLVE_HOST, .req = &req};
+    expect_failure(&r, "/x", "NameResolutionError('Failed to resolve host of /x')");
+    r = (http_result){.code = CURLE_TOO_MANY_REDIRECTS, .req = &req};
+    expect_failure(&r, "/x", "TooManyRedirects('Exceeded 30 redirects.')");
+    r = (http_result){.code = CURLE_PARTIAL_FILE, .req = &req};
+    expect_failure(&r, "/x",
+                   "IncompleteRead('connection closed before the whole body arrived')");
+}
+
+static void test_reason(void **state)
+{
+    (void)state;
+    assert_string_equal(http_reason(200), "OK");
+    assert_string_equal(http_reason(302), "Found");
+    assert_string_equal(http_reason(404), "Not Found");
+    assert_string_equal(http_reason(418), "I'm a Teapot");
+    assert_string_equal(http_reason(429), "Too Many Requests");
+    assert_string_equal(http_reason(500), "Internal Server Error");
+    assert_string_equal(http_reason(503), "Service Unavailable");
+    assert_string_equal(http_reason(299), "Unknown");
+    assert_string_equal(http_reason(0), "Unknown");
+}
+
+/* ---- cancellation -------------------------------------------------------------------- */
+
+static void cancel_cb(struct ev_loop *l, ev_timer *w, int revents)
+{
+    (void)l, (void)revents;
+    http_cancel(w->data);
+}
+
+static void test_cancel(void **state)
+{
+    (void)state;
+    struct call k;
+    call_init(&k, 1);
+    http_req slow = get("/slow?ms=300"), ok = get("/ok");
+    unsigned reqs = tgt_requests();
+
+    /* Cancelled before the loop ever ran. */
+    submit(&k, &slow);
+    assert_int_equal(http_in_flight(H), 1);
+    http_cancel(&k.c);
+    assert_int_equal(http_in_flight(H), 0);
+    http_cancel(&k.c); /* a no-op now */
+    assert_int_equal(http_in_flight(H), 0);
+
+    /* Cancelled while the target holds the answer back. */
+    submit(&k, &slow);
+    ev_timer t;
+    ev_timer_init(&t, cancel_cb, 0.1, 0.);
+    t.data = &k.c;
+    ev_timer_start(loop, &t);
+    RUN_UNTIL(http_in_flight(H) == 0, 2);
+    assert_int_equal(tgt_requests(), reqs + 1);
+    run_for(0.4); /* past the time the answer arrives */
+    assert_int_equal(k.calls, 0);
+
+    /* The client works on. */
+    assert_int_equal(fetch(&k, &ok)->status, 200);
+    assert_int_equal(k.calls, 1);
+    call_free(&k);
+}
+
+/* ---- connections --------------------------------------------------------------------- */
+
+static unsigned body_port(const struct call *k)
+{
+    return (unsigned)strtoul(sbuf_str(&k->body), NULL, 10);
+}
+
+static void test_one_connection_per_client(void **state)
+{
+    (void)state;
+    struct call k;
+    call_init(&k, 7);
+    http_req ok = get("/ok");
+    unsigned conns = tgt_conns(), reqs = tgt_requests();
+    for (int i = 0; i < 100; i++)
+        assert_int_equal(fetch(&k, &ok)->status, 200);
+    assert_int_equal(tgt_requests(), reqs + 100);
+    assert_int_equal(tgt_conns(), conns + 1);
+    assert_int_equal(tgt_ports_since(conns), 1);
+    call_free(&k);
+}
+
+static void test_clients_keep_their_own_connection(void **state)
+{
+    (void)state;
+    struct call a, b;
+    call_init(&a, 1);
+    call_init(&b, 2);
+    http_req port = get("/port");
+    unsigned conns = tgt_conns();
+    unsigned pa = 0, pb = 0;
+    for (int round = 0; round < 10; round++) {
+        /* Both in flight at once, then one after the other in both orders. */
+        int ca = a.calls, cb = b.calls;
+        submit(&a, &port);
+        submit(&b, &port);
+        RUN_UNTIL(a.calls == ca + 1 && b.calls == cb + 1, 5);
+        if (round == 0) {
+            pa = body_port(&a);
+            pb = body_port(&b);
+            assert_true(pa != 0 && pb != 0 && pa != pb);
+        }
+        assert_int_equal(body_port(&a), pa);
+        assert_int_equal(body_port(&b), pb);
+        fetch(&a, &port);
+        assert_int_equal(body_port(&a), pa);
+        fetch(&b, &port);
+        assert_int_equal(body_port(&b), pb);
+        fetch(&b, &port);
+        assert_int_equal(body_port(&b), pb);
+        fetch(&a, &port);
+        assert_int_equal(body_port(&a), pa);
+    }
+    assert_int_equal(tgt_conns(), conns + 2);
+    assert_int_equal(tgt_ports_since(conns), 2);
+    call_free(&a);
+    call_free(&b);
+}
+
+static void test_connection_per_request(void **state)
+{
+    (void)state;
+    struct call k;
+    call_init(&k, 3);
+    http_req port = get("/port");
+    port.conn = HTTP_CONN_REQUEST;
+    unsigned conns = tgt_conns();
+    unsigned seen[5];
+    for (int i = 0; i < 5; i++) {
+        assert_int_equal(fetch(&k, &port)->status, 200);
+        seen[i] = body_port(&k);
+        for (int j = 0; j < i; j++)
+            assert_true(seen[j] != seen[i]);
+    }
+    assert_int_equal(tgt_conns(), conns + 5);
+    assert_int_equal(tgt_ports_since(conns), 5);
+    call_free(&k);
+}
+
+static void test_shared_connections(void **state)
+{
+    (void)state;
+    struct call a, b;
+    call_init(&a, 1);
+    call_init(&b, 2);
+    http_req port = get("/port");
+    port.conn = HTTP_CONN_SHARED;
+    unsigned conns = tgt_conns();
+    fetch(&a, &port);
+    unsigned pa = body_port(&a);
+    fetch(&b, &port);
+    assert_int_equal(body_port(&b), pa);
+    fetch(&a, &port);
+    assert_int_equal(body_port(&a), pa);
+    assert_int_equal(tgt_conns(), conns + 1);
+
+    /* The same clients back on their own connections. */
+    http_req own = get("/port");
+    fetch(&a, &own);
+    fetch(&b, &own);
+    assert_true(body_port(&a) != body_port(&b));
+    assert_int_equal(tgt_conns(), conns + 3);
+    assert_int_equal(tgt_ports_since(conns), 3);
+    call_free(&a);
+    call_free(&b);
+}
+
+static bool calls_at(const struct call *k, int n, int calls)
+{
+    for (int i = 0; i < n; i++)
+        if (k[i].calls != calls)
+            return false;
+    return true;
+}
+
+static void test_pool_keeps_idle_connections(void **state)
+{
+    (void)state;
+    enum { N = 50 };
+    static struct call k[N];
+    http_set_max_connections(H, N);
+    for (int i = 0; i < N; i++)
+        call_init(&k[i], (unsigned)i + 1);
+    http_req ok = get("/ok");
+    unsigned conns = tgt_conns();
+    for (int round = 1; round <= 2; round++) {
+        for (int i = 0; i < N; i++)
+            submit(&k[i], &ok);
+        RUN_UNTIL(calls_at(k, N, round), 5);
+        for (int i = 0; i < N; i++)
+            assert_int_equal(k[i].r.status, 200);
+        assert_int_equal(tgt_ports_since(conns), N);
+    }
+    assert_int_equal(tgt_conns(), conns + N);
+    for (int i = 0; i < N; i++)
+        call_free(&k[i]);
+}
+
+/* ---- cookies ------------------------------------------------------------------------- */
+
+static void test_cookies(void **state)
+{
+    (void)state;
+    struct call a, b;
+    call_init(&a, 1);
+    call_init(&b, 2);
+    http_req set = get("/setcookie?v=alpha"), show = get("/cookie");
+    fetch(&a, &show);
+    assert_string_equal(sbuf_str(&a.body), "none");
+    fetch(&a, &set);
+    fetch(&a, &show);
+    assert_string_equal(sbuf_str(&a.body), "sid=alpha");
+    fetch(&b, &show);
+    assert_string_equal(sbuf_str(&b.body), "none");
+    fetch(&a, &show);
+    assert_string_equal(sbuf_str(&a.body), "sid=alpha");
+    http_req port = get("/port");
+    fetch(&a, &port);
+    unsigned before = body_port(&a);
+    /* A recycled client is a new user: no cookies, not the old user's connection. */
+    http_client_recycle(&a.c, 3);
+    fetch(&a, &show);
+    assert_string_equal(sbuf_str(&a.body), "none");
+    fetch(&a, &port);
+    assert_true(body_port(&a) != before);
+    call_free(&a);
+    call_free(&b);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_get, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_methods_on_one_client, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_busy_client_refuses, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_http_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_connection_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_read_timeout, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_connect_timeout, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_remote_disconnected, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_invalid_response, setup, teardown),
+        cmocka_unit_test(test_failure_texts_without_network),
+        cmocka_unit_test(test_reason),
+        cmocka_unit_test_setup_teardown(test_cancel, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_one_connection_per_client, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_clients_keep_their_own_connection, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_connection_per_request, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_shared_connections, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pool_keeps_idle_connections, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cookies, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, tgt_start, tgt_stop);
+}

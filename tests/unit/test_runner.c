@@ -1,0 +1,1092 @@
+/* engine/runner: Locust's runner state machine over real users on a real libev loop, with
+ * requests to a loopback HTTP/1.1 keep-alive target (a forked child): ramps, class
+ * distribution, edits, stop timeouts, run time, restarts. Task functions written against
+ * user.h record what each user does. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "coro.h"
+#include "dispatch.h"
+#include "http.h"
+#include "log.h"
+#include "runner.h"
+#include "stats.h"
+#include "user.h"
+#include "xalloc.h"
+
+/* ---- loopback target: a keep-alive HTTP/1.1 server in a forked child ------------------
+ *
+ *   /ok 200 "ok"   /fail 500   /slow?ms=N 200 after N ms   /close: closes, no answer
+ *   /garbage: a malformed status line   /echo: "<METHOD> <body>"   /port: client port
+ *   /setcookie?v=X: Set-Cookie sid=X   /cookie: the Cookie header or "none"   else 404
+ *
+ * It counts requests and records the client port of every connection it accepts in
+ * shared memory, so a test sees how many connections a client really opened. */
+
+#define TGT_SLOTS 256   /* connections open at once */
+#define TGT_PORTS 8192  /* connections recorded */
+#define TGT_GARBAGE "HTTP/1.1 2x0 Broken\r\nContent-Length: 0\r\n\r\n"
+
+struct tgt_shm {
+    atomic_uint requests;               /* complete requests parsed */
+    atomic_uint conns;                  /* connections accepted */
+    char last_method[16];
+    unsigned short ports[TGT_PORTS];    /* client port of each accepted connection */
+};
+
+static struct {
+    pid_t pid;
+    int port;
+    struct tgt_shm *shm;
+} tgt;
+
+struct tconn {
+    int fd;                 /* -1: free slot */
+    unsigned short port;
+    double due;             /* > 0: out is held back until then (/slow) */
+    size_t len, outlen;
+    char in[16384];
+    char out[20000];
+};
+
+static double mono(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void tgt_reply(struct tconn *c, int status, const char *extra, const char *body,
+                      size_t n, bool head)
+{
+    int h = snprintf(c->out, sizeof c->out,
+                     "HTTP/1.1 %d Whatever\r\nContent-Length: %zu\r\n%s\r\n", status, n, extra);
+    if (head || n > sizeof c->out - (size_t)h)
+        n = 0;
+    memcpy(c->out + h, body, n);
+    c->outlen = (size_t)h + n;
+}
+
+/* Copies the value of header name (with its colon) out of the NUL-terminated head. */
+static bool tgt_header(const char *head, const char *name, char *val, size_t len)
+{
+    size_t nl = strlen(name);
+    for (const char *l = strstr(head, "\r\n"); l; l = strstr(l + 2, "\r\n")) {
+        if (strncasecmp(l + 2, name, nl) != 0)
+            continue;
+        const char *v = l + 2 + nl;
+        while (*v == ' ')
+            v++;
+        size_t n = strcspn(v, "\r");
+        if (n >= len)
+            n = len - 1;
+        memcpy(val, v, n);
+        val[n] = 0;
+        return true;
+    }
+    return false;
+}
+
+/* Parses and answers one request. Returns the bytes it used, 0 when the request is not
+ * complete yet, -1 to close the connection without an answer. */
+static long tgt_request(struct tconn *c)
+{
+    char *end = memmem(c->in, c->len, "\r\n\r\n", 4);
+    if (!end)
+        return 0;
+    size_t head = (size_t)(end + 4 - c->in);
+    *end = 0;
+    char val[512];
+    size_t clen = 0;
+    if (tgt_header(c->in, "Content-Length:", val, sizeof val))
+        clen = strtoul(val, NULL, 10);
+    if (c->len < head + clen) {
+        *end = '\r';
+        return 0;
+    }
+    char method[16] = "", target[1024] = "";
+    sscanf(c->in, "%15s %1023s", method, target);
+    atomic_fetch_add(&tgt.shm->requests, 1);
+    memcpy(tgt.shm->last_method, method, sizeof method);
+    char *query = strchr(target, '?');
+    if (query)
+        *query++ = 0;
+    const char *body = c->in + head;
+    bool hd = strcmp(method, "HEAD") == 0;
+    char buf[16384];
+    if (strcmp(target, "/ok") == 0) {
+        tgt_reply(c, 200, "", "ok", 2, hd);
+    } else if (strcmp(target, "/fail") == 0) {
+        tgt_reply(c, 500, "", "fail", 4, hd);
+    } else if (strcmp(target, "/slow") == 0) {
+        long ms = query && strncmp(query, "ms=", 3) == 0 ? atol(query + 3) : 0;
+        tgt_reply(c, 200, "", "slow", 4, hd);
+        c->due = mono() + (double)ms / 1000.0;
+    } else if (strcmp(target, "/close") == 0) {
+        return -1;
+    } else if (strcmp(target, "/garbage") == 0) {
+        c->outlen = strlen(TGT_GARBAGE);
+        memcpy(c->out, TGT_GARBAGE, c->outlen);
+    } else if (strcmp(target, "/echo") == 0) {
+        int n = snprintf(buf, sizeof buf, "%s ", method);
+        size_t m = clen < sizeof buf - (size_t)n ? clen : sizeof buf - (size_t)n;
+        memcpy(buf + n, body, m);
+        tgt_reply(c, 200, "", buf, (size_t)n + m, hd);
+    } else if (strcmp(target, "/port") == 0) {
+        int n = snprintf(buf, sizeof buf, "%u", c->port);
+        tgt_reply(c, 200, "", buf, (size_t)n, hd);
+    } else if (strcmp(target, "/setcookie") == 0) {
+        snprintf(buf, sizeof buf, "Set-Cookie: sid=%s; Path=/\r\n",
+                 query && strncmp(query, "v=", 2) == 0 ? query + 2 : "x");
+        tgt_reply(c, 200, buf, "set", 3, hd);
+    } else if (strcmp(target, "/cookie") == 0) {
+        if (!tgt_header(c->in, "Cookie:", val, sizeof val))
+            strcpy(val, "none");
+        tgt_reply(c, 200, "", val, strlen(val), hd);
+    } else {
+        tgt_reply(c, 404, "", "not found", 9, hd);
+    }
+    return (long)(head + clen);
+}
+
+static void tgt_close(struct tconn *c)
+{
+    close(c->fd);
+    c->fd = -1;
+}
+
+/* Answers what is buffered on c, unless an answer is being held back. */
+static void tgt_process(struct tconn *c)
+{
+    while (c->fd >= 0 && c->due == 0) {
+        long used = tgt_request(c);
+        if (used == 0)
+            return;
+        if (used < 0) {
+            tgt_close(c);
+            return;
+        }
+        c->len -= (size_t)used;
+        memmove(c->in, c->in + used, c->len);
+        if (c->due == 0 && send(c->fd, c->out, c->outlen, MSG_NOSIGNAL) < 0)
+            tgt_close(c);
+    }
+}
+
+static void tgt_accept(int lfd, struct tconn *conns)
+{
+    struct sockaddr_in a;
+    socklen_t al = sizeof a;
+    int fd = accept(lfd, (struct sockaddr *)&a, &al);
+    if (fd < 0)
+        return;
+    for (int i = 0; i < TGT_SLOTS; i++) {
+        if (conns[i].fd >= 0)
+            continue;
+        struct tconn *c = &conns[i];
+        c->fd = fd;
+        c->port = ntohs(a.sin_port);
+        c->len = 0;
+        c->due = 0;
+        unsigned k = atomic_load(&tgt.shm->conns);
+        if (k < TGT_PORTS)
+            tgt.shm->ports[k] = c->port;
+        atomic_fetch_add(&tgt.shm->conns, 1);
+        return;
+    }
+    close(fd);
+}
+
+static _Noreturn void tgt_serve(int lfd)
+{
+    struct tconn *conns = calloc(TGT_SLOTS, sizeof *conns);
+    static struct pollfd pf[TGT_SLOTS + 1];
+    if (!conns)
+        _exit(1);
+    for (int i = 0; i < TGT_SLOTS; i++)
+        conns[i].fd = -1;
+    for (;;) {
+        double now = mono(), next = -1;
+        pf[0] = (struct pollfd){.fd = lfd, .events = POLLIN};
+        for (int i = 0; i < TGT_SLOTS; i++) {
+            pf[i + 1] = (struct pollfd){.fd = conns[i].fd, .events = POLLIN};
+            if (conns[i].fd >= 0 && conns[i].due > 0 && (next < 0 || conns[i].due < next))
+                next = conns[i].due;
+        }
+        int ms = next < 0 ? -1 : next <= now ? 0 : (int)((next - now) * 1000) + 1;
+        if (poll(pf, TGT_SLOTS + 1, ms) < 0 && errno != EINTR)
+            _exit(1);
+        if (pf[0].revents & POLLIN)
+            tgt_accept(lfd, conns);
+        now = mono();
+        for (int i = 0; i < TGT_SLOTS; i++) {
+            struct tconn *c = &conns[i];
+            if (c->fd < 0)
+                continue;
+            if (pf[i + 1].revents && c->fd == pf[i + 1].fd) {
+                ssize_t n = read(c->fd, c->in + c->len, sizeof c->in - c->len);
+                if (n <= 0) {
+                    tgt_close(c);
+                    continue;
+                }
+                c->len += (size_t)n;
+            }
+            if (c->due > 0 && now >= c->due) {
+                c->due = 0;
+                if (send(c->fd, c->out, c->outlen, MSG_NOSIGNAL) < 0) {
+                    tgt_close(c);
+                    continue;
+                }
+            }
+            tgt_process(c);
+        }
+    }
+}
+
+static int tgt_start(void **state)
+{
+    (void)state;
+    tgt.shm = mmap(NULL, sizeof *tgt.shm, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+                   -1, 0);
+    if (tgt.shm == MAP_FAILED)
+        return -1;
+    int lfd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t al = sizeof a;
+    if (lfd < 0 || bind(lfd, (struct sockaddr *)&a, sizeof a) != 0 || listen(lfd, 512) != 0 ||
+        getsockname(lfd, (struct sockaddr *)&a, &al) != 0)
+        return -1;
+    tgt.port = ntohs(a.sin_port);
+    pid_t parent = getpid();
+    tgt.pid = fork();
+    if (tgt.pid < 0)
+        return -1;
+    if (tgt.pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent)
+            _exit(0);
+        tgt_serve(lfd);
+    }
+    close(lfd);
+    return 0;
+}
+
+static int tgt_stop(void **state)
+{
+    (void)state;
+    kill(tgt.pid, SIGKILL);
+    waitpid(tgt.pid, NULL, 0);
+    munmap(tgt.shm, sizeof *tgt.shm);
+    return 0;
+}
+
+/* Distinct client ports among the connections accepted since mark. */
+static unsigned tgt_ports_since(unsigned mark)
+{
+    unsigned n = atomic_load(&tgt.shm->conns), distinct = 0;
+    assert_true(n <= TGT_PORTS);
+    for (unsigned i = mark; i < n; i++) {
+        unsigned j = mark;
+        while (j < i && tgt.shm->ports[j] != tgt.shm->ports[i])
+            j++;
+        distinct += j == i;
+    }
+    return distinct;
+}
+
+static unsigned tgt_conns(void)
+{
+    return atomic_load(&tgt.shm->conns);
+}
+
+static unsigned tgt_requests(void)
+{
+    return atomic_load(&tgt.shm->requests);
+}
+
+/* ---- the loop, with a watchdog ------------------------------------------------------- */
+
+static struct ev_loop *loop;
+static http *H;
+static ev_timer watchdog;
+static bool expired;
+
+static void watchdog_cb(struct ev_loop *l, ev_timer *w, int revents)
+{
+    (void)w, (void)revents;
+    expired = true;
+    ev_break(l, EVBREAK_ONE);
+}
+
+/* Runs the loop until cond holds; fails the test when it does not within secs. */
+#define RUN_UNTIL(cond, secs)                                                             \
+    do {                                                                                  \
+        ev_now_update(loop);                                                              \
+        expired = false;                                                                  \
+        ev_timer_set(&watchdog, (secs), 0.);                                              \
+        ev_timer_start(loop, &watchdog);                                                  \
+        while (!expired && !(cond))                                                       \
+            ev_run(loop, EVRUN_ONCE);                                                     \
+        ev_timer_stop(loop, &watchdog);                                                   \
+        if (!(cond))                                                                      \
+            fail_msg("%s still false after %g s", #cond, (double)(secs));                 \
+    } while (0)
+
+/* Runs the loop for secs. */
+static void run_for(double secs)
+{
+    ev_now_update(loop);
+    expired = false;
+    ev_timer_set(&watchdog, secs, 0.);
+    ev_timer_start(loop, &watchdog);
+    while (!expired)
+        ev_run(loop, EVRUN_ONCE);
+}
+
+static stats *S;
+
+/* ---- what users do, recorded --------------------------------------------------------- */
+
+struct rec {
+    uint32_t user;
+    char tok[32];
+    double at;
+};
+
+static struct rec recs[4096];
+static int nrec;
+static bool overflow;   /* more records than recs holds (checked in teardown) */
+
+static void note(const user *u, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Runs on coroutines too, where a failing assertion must not jump out: no asserts. */
+static void note(const user *u, const char *fmt, ...)
+{
+    if (nrec == (int)(sizeof recs / sizeof recs[0])) {
+        overflow = true;
+        return;
+    }
+    struct rec *r = &recs[nrec++];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(r->tok, sizeof r->tok, fmt, ap);
+    va_end(ap);
+    r->user = u->index;
+    r->at = user_now(u);
+}
+
+/* The tokens user idx recorded, space-separated. */
+static const char *trace(uint32_t idx)
+{
+    static char buf[8192];
+    size_t n = 0;
+    buf[0] = 0;
+    for (int i = 0; i < nrec; i++)
+        if (recs[i].user == idx && n < sizeof buf - 40)
+            n += (size_t)snprintf(buf + n, sizeof buf - n, "%s%s", n ? " " : "", recs[i].tok);
+    return buf;
+}
+
+/* When user idx recorded tok (at most max times, in order); returns how many. */
+static int times(uint32_t idx, const char *tok, double *out, int max)
+{
+    int n = 0;
+    for (int i = 0; i < nrec && n < max; i++)
+        if (recs[i].user == idx && strcmp(recs[i].tok, tok) == 0)
+            out[n++] = recs[i].at;
+    return n;
+}
+
+static double time_of(uint32_t idx, const char *tok)
+{
+    double t = 0;
+    if (times(idx, tok, &t, 1) != 1)
+        fail_msg("user %u never recorded %s (trace: %s)", idx, tok, trace(idx));
+    return t;
+}
+
+static int count(uint32_t idx, const char *tok)
+{
+    int n = 0;
+    for (int i = 0; i < nrec; i++)
+        n += recs[i].user == idx && strcmp(recs[i].tok, tok) == 0;
+    return n;
+}
+
+#define assert_between(v, lo, hi)                                                         \
+    do {                                                                                  \
+        double v_ = (v);                                                                  \
+        if (!(v_ >= (lo) && v_ <= (hi)))                                                  \
+            fail_msg("%s = %.4f, not in [%g, %g]", #v, v_, (double)(lo), (double)(hi));   \
+    } while (0)
+
+/* What a scripted task, on_start or on_stop does, in this order. Tokens are the task's
+ * name, then "name:what=result". */
+struct script {
+    bool kill_self;             /* user_kill on its own user */
+    bool stop_self;             /* user_stop on its own user */
+    double sleep;               /* user_sleep (0: none) */
+    const http_req *req;        /* user_http (NULL: none): a 200 is reported under the task's
+                                 * name and recorded as 0, another status as itself */
+    bool show_stopping;         /* record user_stopping at the end */
+};
+
+static void play(user *u, void *data)
+{
+    const struct script *s = data;
+    const char *name = u->task->name;
+    note(u, "%s", name);
+    if (s->kill_self)
+        user_kill(u);
+    if (s->stop_self)
+        user_stop(u);
+    if (s->sleep > 0)
+        note(u, "%s:sleep=%d", name, user_sleep(u, s->sleep));
+    if (s->req) {
+        http_result r;
+        char err[128] = "";
+        int rc = user_http(u, s->req, &r, err, sizeof err);
+        if (rc == USER_OK && r.status != 200)
+            rc = (int)r.status;
+        note(u, "%s:http=%d", name, rc);
+        if (rc == USER_OK) {
+            stats_entry *e = stats_entry_get(S, s->req->method, name, user_now(u));
+            user_report(u, e, r.rt_us, r.bytes, NULL);
+        }
+    }
+    if (s->show_stopping)
+        note(u, "%s:stopping=%d", name, user_stopping(u));
+}
+
+static utask task(const char *name, int weight, struct script *s)
+{
+    return (utask){.name = (char *)name, .weight = weight, .fn = play, .data = s};
+}
+
+static struct script nothing;
+
+static uclass make_class(const char *name, int weight, utask *tasks, int ntasks, wait_spec w)
+{
+    uclass c = {.name = (char *)name, .weight = weight, .wait = w, .tasks = tasks,
+                .ntasks = ntasks};
+    user_class_prepare(&c);
+    return c;
+}
+
+/* on_start: records the user's class. */
+static void born(user *u, void *data)
+{
+    (void)data;
+    note(u, "born:%s", u->cls->name);
+}
+
+/* ---- the runner and its hooks -------------------------------------------------------- */
+
+static runner *R;
+
+static struct {
+    int test_start, test_stop, complete, run_time;
+    unsigned complete_users;
+    uint64_t requests_at_start, requests_at_complete;
+    size_t entries_at_start;
+    double start_at, complete_at, run_time_at, stop_at;
+} hk;
+
+static void on_test_start(void *data)
+{
+    assert_ptr_equal(data, &hk);
+    hk.test_start++;
+    hk.start_at = ev_now(loop);
+    hk.requests_at_start = stats_total(S)->num_requests;
+    stats_sorted(S, &hk.entries_at_start);
+}
+
+static void on_complete(void *data, unsigned users)
+{
+    (void)data;
+    assert_int_equal(runner_state(R), RUNNER_RUNNING);
+    hk.complete++;
+    hk.complete_users = users;
+    hk.complete_at = ev_now(loop);
+    hk.requests_at_complete = stats_total(S)->num_requests;
+}
+
+static void on_test_stop(void *data)
+{
+    (void)data;
+    assert_int_equal(runner_state(R), RUNNER_STOPPED);
+    hk.test_stop++;
+    hk.stop_at = ev_now(loop);
+}
+
+static void on_run_time(void *data)
+{
+    (void)data;
+    hk.run_time++;
+    hk.run_time_at = ev_now(loop);
+}
+
+/* A runner over classes, with every hook (run_time_reached only when asked). */
+static runner *make_runner(uclass **classes, int n, double stop_timeout, bool reset_stats,
+                           bool run_time_hook)
+{
+    runner_config cfg = {.stop_timeout = stop_timeout, .reset_stats = reset_stats,
+                         .node = "local"};
+    runner_hooks hooks = {.data = &hk, .test_start = on_test_start,
+                          .spawning_complete = on_complete, .test_stop = on_test_stop,
+                          .run_time_reached = run_time_hook ? on_run_time : NULL};
+    char err[256] = "";
+    R = runner_new(loop, H, S, classes, n, &cfg, &hooks, err, sizeof err);
+    if (!R)
+        fail_msg("runner_new: %s", err);
+    return R;
+}
+
+/* Frees the runner made by make_runner (teardown frees it when a test failed first). */
+static void free_runner(runner *r)
+{
+    assert_ptr_equal(r, R);
+    runner_free(r);
+    R = NULL;
+}
+
+static void start(runner *r, unsigned users, double rate)
+{
+    char err[256] = "";
+    if (runner_start(r, users, rate, err, sizeof err) != 0)
+        fail_msg("runner_start(%u, %g): %s", users, rate, err);
+    assert_int_equal(runner_state(r), RUNNER_SPAWNING);
+}
+
+/* Stops the test and waits until every user has finished. */
+static void stop_and_wait(runner *r, double secs)
+{
+    runner_stop(r);
+    RUN_UNTIL(runner_state(r) == RUNNER_STOPPED, secs);
+    assert_int_equal(runner_user_count(r), 0);
+}
+
+/* The users whose on_stop began, in order (tok "stop"), as "6 5 4". */
+static const char *stop_order(void)
+{
+    static char buf[1024];
+    size_t n = 0;
+    buf[0] = 0;
+    for (int i = 0; i < nrec; i++)
+        if (strcmp(recs[i].tok, "stop") == 0 && n < sizeof buf - 16)
+            n += (size_t)snprintf(buf + n, sizeof buf - n, "%s%u", n ? " " : "", recs[i].user);
+    return buf;
+}
+
+static char urls[8][128];
+
+static http_req get(int i, const char *path)
+{
+    snprintf(urls[i], sizeof urls[i], "http://127.0.0.1:%d%s", tgt.port, path);
+    return (http_req){.method = "GET", .kind = HTTP_GET, .url = urls[i]};
+}
+
+static int log_matches;
+static const char *log_wanted;
+
+static void observe(void *data, int level, const char *line)
+{
+    (void)data, (void)level;
+    const char *m = strstr(line, "/cicada.runners: ");
+    if (m && strcmp(m + 17, log_wanted) == 0)
+        log_matches++;
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    alarm(40); /* last resort if the loop itself stops turning */
+    loop = ev_loop_new(EVFLAG_AUTO);
+    ev_init(&watchdog, watchdog_cb);
+    H = http_new(loop);
+    S = stats_new(100, false, ev_now(loop));
+    nrec = 0;
+    overflow = false;
+    memset(&hk, 0, sizeof hk);
+    R = NULL;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    runner_free(R);
+    stats_free(S);
+    http_free(H);
+    ev_loop_destroy(loop);
+    struct coro_stats cs;
+    coro_stats(&cs);
+    assert_int_equal(cs.in_use, 0);
+    coro_pool_release();
+    alarm(0);
+    assert_false(overflow);
+    return 0;
+}
+
+/* ---- spawning ------------------------------------------------------------------------ */
+
+static void test_ramp_in_iterations(void **state)
+{
+    (void)state;
+    http_req ok = get(0, "/ok");
+    struct script a = {.req = &ok};
+    utask tasks[] = {task("A", 1, &a)};
+    uclass c = make_class("A", 1, tasks, 1, (wait_spec){WAIT_CONSTANT, 0.05, 0});
+    c.on_stop = task("stop", 1, &nothing);
+    uclass *cls[] = {&c};
+    runner *r = make_runner(cls, 1, 0, true, false);
+    unsigned conns = tgt_conns();
+    assert_int_equal(runner_state(r), RUNNER_READY);
+    assert_string_equal(runner_state_name(runner_state(r)), "ready");
+    start(r, 10, 5);
+    assert_int_equal(hk.test_start, 1);
+    assert_int_equal(runner_target(r), 10);
+    assert_int_equal(runner_user_count(r), 0); /* the first iteration comes from the loop */
+    RUN_UNTIL(runner_user_count(r) > 0, 1);
+    double t1 = ev_now(loop);
+    assert_int_equal(runner_user_count(r), 5);
+    run_for(0.5);
+    assert_int_equal(runner_user_count(r), 5);
+    assert_int_equal(runner_state(r), RUNNER_SPAWNING);
+    assert_string_equal(runner_state_name(runner_state(r)), "spawning");
+    assert_true(stats_total(S)->num_requests > 0);
+    assert_int_equal(hk.complete, 0);
+    RUN_UNTIL(runner_user_count(r) == 10, 1.5);
+    assert_between(ev_now(loop) - t1, 0.95, 1.1);
+    RUN_UNTIL(runner_state(r) == RUNNER_RUNNING, 0.5);
+    assert_string_equal(runner_state_name(runner_state(r)), "running");
+    assert_int_equal(hk.complete, 1);
+    assert_int_equal(hk.complete_users, 10);
+    assert_int_equal(hk.requests_at_complete, 0); /* reset_stats */
+    assert_int_equal(runner_class_users(r, 0), 10);
+    assert_int_equal(c.count, 10);
+    assert_int_equal(runner_class_count(r), 1);
+    /* Each user on its own keep-alive connection, which it keeps. */
+    RUN_UNTIL(tgt_conns() == conns + 10, 1);
+    run_for(0.2);
+    assert_int_equal(tgt_conns(), conns + 10);
+    assert_int_equal(tgt_ports_since(conns), 10);
+    assert_ptr_equal(runner_class(r, 0), &c);
+    stop_and_wait(r, 1);
+    assert_int_equal(hk.test_stop, 1);
+    assert_int_equal(hk.test_start, 1);
+    assert_string_equal(runner_state_name(runner_state(r)), "stopped");
+    assert_string_equal(stop_order(), "10 9 8 7 6 5 4 3 2 1");
+    assert_int_equal(c.count, 0);
+    free_runner(r);
+    user_class_release(&c);
+}
+
+static void test_class_weights_follow_dispatch(void **state)
+{
+    (void)state;
+    utask tasks[] = {task("T", 1, &nothing)};
+    uclass b = make_class("B", 1, tasks, 1, (wait_spec){WAIT_CONSTANT, 10, 0});
+    uclass a = make_class("A", 3, tasks, 1, (wait_spec){WAIT_CONSTANT, 10, 0});
+    uclass *cls[] = {&b, &a};
+    runner *r = make_runner(cls, 2, 0, false, false);
+    /* Classes in name order. */
+    assert_ptr_equal(runner_class(r, 0), &a);
+    assert_ptr_equal(runner_class(r, 1), &b);
+    dispatch_class dc[] = {{"A", 3, 0}, {"B", 1, 0}};
+    const char *worker = "local";
+    char err[256] = "";
+    dispatch *d = dispatch_new(dc, 2, &worker, 1, err, sizeof err);
+    assert_non_null(d);
+    /* The smooth weighted round-robin of 3:1 is A A B A A A B A. */
+    static const unsigned want[8][2] = {{1, 0}, {2, 0}, {2, 1}, {3, 1},
+                                        {4, 1}, {5, 1}, {5, 2}, {6, 2}};
+    for (unsigned n = 1; n <= 8; n++) {
+        start(r, n, 100);
+        assert_int_equal(dispatch_start(d, n, 100, NULL, 0, err, sizeof err), 0);
+        while (dispatch_next(d, NULL))
+            ;
+        RUN_UNTIL(runner_state(r) == RUNNER_RUNNING, 1);
+        const unsigned *map = dispatch_worker_users(d, 0);
+        for (int i = 0; i < 2; i++) {
+            assert_int_equal(runner_class_users(r, i), map[i]);
+            assert_int_equal(runner_class_users(r, i), want[n - 1][i]);
+            assert_int_equal(runner_class(r, i)->count, want[n - 1][i]);
+        }
+        assert_int_equal(hk.complete, n);
+        assert_int_equal(hk.complete_users, n);
+    }
+    /* Editing a running test neither clears the stats nor starts a new test. */
+    assert_int_equal(hk.test_start, 1);
+    dispatch_free(d);
+    stop_and_wait(r, 1);
+    free_runner(r);
+    user_class_release(&a);
+    user_class_release(&b);
+}
+
+static void test_edit_stops_newest_first(void **state)
+{
+    (void)state;
+    utask tasks[] = {task("T", 1, &nothing)};
+    uclass a = make_class("A", 3, tasks, 1, (wait_spec){WAIT_CONSTANT, 10, 0});
+    uclass b = make_class("B", 1, tasks, 1, (wait_spec){WAIT_CONSTANT, 10, 0});
+    a.on_start = b.on_start = (utask){.name = "born", .weight = 1, .fn = born};
+    a.on_stop = b.on_stop = task("stop", 1, &nothing);
+    uclass *cls[] = {&a, &b};
+    runner *r = make_runner(cls, 2, 0, false, false);
+    start(r, 8, 100);
+    RUN_UNTIL(runner_state(r) == RUNNER_RUNNING, 1);
+    for (uint32_t i = 1; i <= 8; i++)
+        assert_string_equal(trace(i), i <= 6 ? "born:A T" : "born:B T");
+    /* Down to 4: dispatch takes back the last four of A A B A A A B A, so A keeps 3 and
+     * B 1, and within each class the newest users go first. */
+    start(r, 4, 100);
+    RUN_UNTIL(runner_state(r) == RUNNER_RUNNING, 1);
+    assert_string_equal(stop_order(), "6 5 4 8");
+    assert_int_equal(runner_class_users(r, 0), 3);
+    assert_int_equal(runner_class_users(r, 1), 1);
+    assert_int_equal(runner_user_count(r), 4);
+    /* Up to 6: two more of A, as new users. */
+    start(r, 6, 100);
+    RUN_UNTIL(runner_state(r) == RUNNER_RUNNING, 1);
+    assert_int_equal(runner_class_users(r, 0), 5);
+    assert_int_equal(runner_class_users(r, 1), 1);
+    assert_string_equal(trace(9), "born:A T");
+    assert_string_equal(trace(10), "born:A T");
+    assert_int_equal(hk.test_start, 1);
+    stop_and_wait(r, 1);
+    assert_string_equal(stop_order(), "6 5 4 8 10 9 3 2 1 7");
+    free_runner(r);
+    user_class_release(&a);
+    user_class_release(&b);
+}
+
+/* ---- stopping ------------------------------------------------------------------------ */
+
+static void test_stop_kills_at_once_without_timeout(void **state)
+{
+    (void)state;
+    http_req slow = get(0, "/slow?ms=2000"), ok = get(1, "/ok");
+    struct script a = {.req = &slow}, stop = {.req = &ok};
+    utask tasks[] = {task("A", 1, &a)};
+    uclass c = make_class("A", 1, tasks, 1, (wait_spec){WAIT_CONSTANT, 0, 0});
+    c.on_stop = task("stop", 1, &stop);
+    uclass *cls[] = {&c};
+    runner *r = make_runner(cls, 1, 0, false, false);
+    unsigned reqs = tgt_requests();
+    start(r, 4, 100);
+    RUN_UNTIL(runner_state(r) == RUNNER_RUNNING && tgt_requests() == reqs + 4, 1);
+    double t0 = ev_now(loop);
+    runner_stop(r);
+    /* Every request cancelled; on_stop now waits for its own request. */
+    assert_int_equal(runner_state(r), RUNNER_CLEANUP);
+    assert_string_equal(runner_state_name(runner_state(r)), "cleanup");
+    assert_int_equal(runner_user_count(r), 4);
+    assert_int_equal(runner_class_users(r, 0), 0);
+    RUN_UNTIL(runner_state(r) == RUNNER_STOPPED, 1);
+    assert_between(hk.stop_at - t0, 0, 0.5);
+    for (uint32_t i = 1; i <= 4; i++)
+        assert_string_equal(trace(i), "A A:http=-2 stop stop:http=0");
+    assert_int_equal(hk.test_stop, 1);
+    assert_int_equal(stats_total(S)->num_requests, 4);
+    runner_stop(r); /* already stopped: nothing happens */
+    assert_int_equal(hk.test_stop, 1);
+    assert_int_equal(runner_state(r), RUNNER_STOPPED);
+    free_runner(r);
+    user_class_release(&c);
+}
+
+static void test_stop_timeout(void **state)
+{
+    (void)state;
+    struct script lng = {.sleep = 5}, shrt = {.sleep = 0.3};
+    utask tl[] = {task("Long", 1, &lng)}, ts[] = {task("Short", 1, &shrt)},
+          ti[] = {task("Idle", 1, &nothing)};
+    uclass l = make_class("Long", 1, tl, 1, (wait_spec){WAIT_CONSTANT, 0, 0});
+    uclass s = make_class("Short", 1, ts, 1, (wait_spec){WAIT_CONSTANT, 0, 0});
+    uclass i = make_class("Idle", 1, ti, 1, (wait_spec){WAIT_CONSTANT, 10, 0});
+    l.on_stop = s.on_stop = i.on_stop = task("stop", 1, &nothing);
+    uclass *cls[] = {&l, &s, &i};
+    runner *r = make_runner(cls, 3, 1, false, false);
+    start(r, 3, 100);
+    RUN_UNTIL(runner_state(r) == RUNNER_RUNNING, 1);
+    run_for(0.05);
+    /* Class order is Idle, Long, Short: users 1, 2, 3. */
+    assert_string_equal(trace(1), "Idle");
+    assert_string_equal(trace(2), "Long");
+    assert_string_equal(trace(3), "Short");
+    log_wanted = "Not all users finished their tasks & terminated in 1 seconds. Stopping them...";
+    log_matches = 0;
+    log_set_observer(observe, NULL);
+    char lerr[64];
+    assert_int_equal(log_setup(LOG_INFO, NULL, false, lerr, sizeof lerr), 0);
+    double t0 = ev_now(loop);
+    runner_stop(r);
+    assert_int_equal(runner_state(r), RUNNER_CLEANUP);
+    /* Between tasks: stopped at once. */
+    assert_string_equal(trace(1), "Idle stop");
+    char err[128] = "";
+    assert_int_equal(runner_start(r, 3, 1, err, sizeof err), -1);
+    assert_string_equal(err, "the previous test is still stopping; try again shortly");
+    assert_int_equal(runner_state(r), RUNNER_CLEANUP);
+    RUN_UNTIL(runner_state(r) == RUNNER_STOPPED, 2);
+    log_set_observer(NULL, NULL);
+    assert_int_equal(log_setup(LOG_WARNING, NULL, false, lerr, sizeof lerr), 0);
+    /* A short task is finished; a long one is killed at the deadline. */
+    assert_string_equal(trace(3), "Short Short:sleep=0 stop");
+    assert_between(time_of(3, "stop") - t0, 0.2, 0.3);
+    assert_string_equal(trace(2), "Long Long:sleep=-2 stop");
+    assert_between(time_of(2, "stop") - t0, 1.0, 1.15);
+    assert_between(hk.stop_at - t0, 1.0, 1.15);
+    assert_int_equal(log_matches, 1);
+    assert_int_equal(hk.test_stop, 1);
+    free_runner(r);
+    user_class_release(&l);
+    user_class_release(&s);
+    user_class_release(&i);
+}
+
+static void test_on_stop_grace(void **state)
+{
+    (void)state;
+    /* RUNNER_ON_STOP_GRACE is 10 s: this test takes that long. */
+    struct script stop = {.sleep = 1000};
+    utask tasks[] = {task("A", 1, &nothing)};
+    uclass c = make_class("A", 1, tasks, 1, (wait_spec){WAIT_CONSTANT, 1000, 0});
+    c.on_stop = task("stop", 1, &stop);
+    uclass *cls[] = {&c};
+    runner *r = make_runner(cls, 1, 0, false, false);
+    start(r, 1, 100);
+    RUN_UNTIL(runner_state(r) == RUNNER_RUNNING, 1);
+    double t0 = ev_now(loop);
+    runner_stop(r);
+    assert_string_equal(trace(1), "A stop");
+    RUN_UNTIL(runner_state(r) == RUNNER_STOPPED, RUNNER_ON_STOP_GRACE + 1);
+    assert_string_equal(trace(1), "A stop stop:sleep=-2");
+    assert_between(time_of(1, "stop:sleep=-2") - t0, RUNNER_ON_STOP_GRACE,
+                   RUNNER_ON_STOP_GRACE + 0.15);
+    assert_int_equal(hk.test_stop, 1);
+    free_runner(r);
+    user_class_release(&c);
+}
+
+static void test_users_that_stop_themselves(void **state)
+{
+    (void)state;
+    struct script now = {.stop_self = true}, later = {.sleep = 0.05, .stop_self = true};
+    utask tn[] = {task("Now", 1, &now)}, tl[] = {task("Later", 1, &later)};
+    uclass n = make_class("Now", 1, tn, 1, (wait_spec){WAIT_CONSTANT, 0, 0});
+    uclass l = make_class("Later", 1, tl, 1, (wait_spec){WAIT_CONSTANT, 0, 0});
+    n.on_stop = l.on_stop = task("stop", 1, &nothing);
+    uclass *cls[] = {&n, &l};
+    runner *r = make_runner(cls, 2, 0, false, false);
+    /* Users that end inside their first task are not replaced: the ramp ends. */
+    start(r, 4, 100);
+    RUN_UNTIL(runner_state(r) == RUNNER_RUNNING, 1);
+    assert_int_equal(runner_class_users(r, 1), 0);
+    assert_int_equal(runner_class_users(r, 0), 2);
+    RUN_UNTIL(runner_user_count(r) == 0, 1);
+    assert_int_equal(runner_state(r), RUNNER_RUNNING);
+    assert_int_equal(n.count, 0);
+    assert_int_equal(l.count, 0);
+    for (uint32_t i = 1; i <= 4; i++)
+        assert_string_equal(trace(i), i <= 2 ? "Later Later:sleep=0 stop" : "Now stop");
+    runner_stop(r);
+    assert_int_equal(runner_state(r), RUNNER_STOPPED);
+    assert_int_equal(hk.test_stop, 1);
+    free_runner(r);
+    user_class_release(&n);
+    user_class_release(&l);
+}
+
+/* ---- tests, run time, errors --------------------------------------------------------- */
+
+static void test_run_time(void **state)
+{
+    (void)state;
+    utask tasks[] = {task("A", 1, &nothing)};
+    uclass c = make_class("A", 1, tasks, 1, (wait_spec){WAIT_CONSTANT, 10, 0});
+    uclass *cls[] = {&c};
+    /* With a hook, the hook decides. */
+    runner *r = make_runner(cls, 1, 0, false, true);
+    runner_set_run_time(r, 0.2);
+    start(r, 2, 100);
+    RUN_UNTIL(hk.run_time == 1, 1);
+    assert_between(hk.run_time_at - hk.start_at, 0.199, 0.3);
+    assert_int_equal(runner_state(r), RUNNER_RUNNING);
+    stop_and_wait(r, 1);
+    runner_set_run_time(r, 0);
+    start(r, 2, 100);
+    run_for(0.3);
+    assert_int_equal(hk.run_time, 1);
+    stop_and_wait(r, 1);
+    free_runner(r);
+    /* Without one, the runner stops the test. */
+    memset(&hk, 0, sizeof hk);
+    r = make_runner(cls, 1, 0, false, false);
+    runner_set_run_time(r, 0.2);
+    start(r, 2, 100);
+    RUN_UNTIL(runner_state(r) == RUNNER_STOPPED, 1);
+    assert_between(hk.stop_at - hk.start_at, 0.199, 0.3);
+    assert_int_equal(hk.test_stop, 1);
+    free_runner(r);
+    user_class_release(&c);
+}
+
+static void test_restart_clears_stats(void **state)
+{
+    (void)state;
+    http_req ok = get(0, "/ok");
+    struct script a = {.req = &ok};
+    utask tasks[] = {task("A", 1, &a)};
+    uclass c = make_class("A", 1, tasks, 1, (wait_spec){WAIT_CONSTANT, 0.01, 0});
+    uclass *cls[] = {&c};
+    runner *r = make_runner(cls, 1, 0, false, false);
+    stats_log_exception(S, "old", "old", "local");
+    start(r, 2, 100);
+    assert_int_equal(hk.test_start, 1);
+    size_t nx;
+    stats_exceptions(S, &nx);
+    assert_int_equal(nx, 0);
+    RUN_UNTIL(stats_total(S)->num_requests >= 6, 2);
+    /* Nothing waits on on_stop: stopped as soon as runner_stop returns. */
+    runner_stop(r);
+    assert_int_equal(runner_state(r), RUNNER_STOPPED);
+    assert_int_equal(hk.test_stop, 1);
+    uint64_t before = stats_total(S)->num_requests;
+    assert_true(before >= 6);
+    size_t n;
+    stats_sorted(S, &n);
+    assert_int_equal(n, 1);
+    start(r, 2, 100);
+    assert_int_equal(hk.test_start, 2);
+    assert_int_equal(hk.requests_at_start, 0);
+    assert_int_equal(hk.entries_at_start, 0);
+    RUN_UNTIL(count(3, "A:http=0") >= 1 && count(4, "A:http=0") >= 1, 1);
+    stop_and_wait(r, 1);
+    assert_int_equal(hk.test_stop, 2);
+    free_runner(r);
+    user_class_release(&c);
+}
+
+static void test_errors(void **state)
+{
+    (void)state;
+    utask tasks[] = {task("A", 1, &nothing)};
+    uclass a = make_class("A", 1, tasks, 1, (wait_spec){WAIT_CONSTANT, 1, 0});
+    uclass a2 = make_class("A", 2, tasks, 1, (wait_spec){WAIT_CONSTANT, 1, 0});
+    uclass z = make_class("Z", 0, tasks, 1, (wait_spec){WAIT_CONSTANT, 1, 0});
+    runner_config cfg = {0};
+    char err[256] = "";
+    uclass *none[] = {NULL};
+    assert_null(runner_new(loop, H, S, none, 0, &cfg, NULL, err, sizeof err));
+    assert_string_equal(err, "No User class found!");
+    uclass *dup[] = {&a, &a2};
+    assert_null(runner_new(loop, H, S, dup, 2, &cfg, NULL, err, sizeof err));
+    assert_string_equal(err, "duplicate user class name \"A\"");
+    uclass *zero[] = {&z};
+    assert_null(runner_new(loop, H, S, zero, 1, &cfg, NULL, err, sizeof err));
+    assert_string_equal(err, "no user class has a weight or a fixed count");
+    uclass *one[] = {&a, &z};
+    runner *r = R = runner_new(loop, H, S, one, 2, &cfg, NULL, err, sizeof err);
+    assert_non_null(r);
+    static const double bad[] = {0, -1, NAN, INFINITY};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        err[0] = 0;
+        assert_int_equal(runner_start(r, 1, bad[i], err, sizeof err), -1);
+        assert_string_equal(err, "spawn rate must be a number > 0");
+        assert_int_equal(runner_state(r), RUNNER_READY);
+    }
+    /* Hooks are optional. */
+    assert_int_equal(runner_start(r, 2, 100, err, sizeof err), 0);
+    RUN_UNTIL(runner_state(r) == RUNNER_RUNNING, 1);
+    assert_int_equal(runner_class_users(r, 0), 2);
+    assert_int_equal(runner_class_users(r, 1), 0);
+    runner_stop(r);
+    assert_int_equal(runner_state(r), RUNNER_STOPPED);
+    free_runner(r);
+    runner_free(NULL);
+    assert_string_equal(runner_state_name(RUNNER_STOPPING), "stopping");
+    assert_string_equal(runner_state_name(RUNNER_MISSING), "missing");
+    assert_string_equal(runner_state_name(99), "unknown");
+    user_class_release(&a);
+    user_class_release(&a2);
+    user_class_release(&z);
+}
+
+static void test_free_with_live_users(void **state)
+{
+    (void)state;
+    http_req slow = get(0, "/slow?ms=2000");
+    struct script fetch = {.req = &slow}, nap = {.sleep = 5};
+    utask tf[] = {task("F", 1, &fetch)}, tn[] = {task("N", 1, &nap)},
+          ti[] = {task("I", 1, &nothing)};
+    uclass f = make_class("F", 1, tf, 1, (wait_spec){WAIT_CONSTANT, 0, 0});
+    uclass n = make_class("N", 1, tn, 1, (wait_spec){WAIT_CONSTANT, 0, 0});
+    uclass i = make_class("I", 1, ti, 1, (wait_spec){WAIT_CONSTANT, 10, 0});
+    f.on_stop = n.on_stop = i.on_stop = task("stop", 1, &fetch);
+    uclass *cls[] = {&f, &n, &i};
+    runner *r = make_runner(cls, 3, 5, false, false);
+    unsigned reqs = tgt_requests();
+    start(r, 12, 100);
+    RUN_UNTIL(runner_state(r) == RUNNER_RUNNING && tgt_requests() == reqs + 4, 1);
+    /* Some users stopping (in a task, or in on_stop), some running, some recycled. */
+    start(r, 6, 100);
+    RUN_UNTIL(runner_state(r) == RUNNER_RUNNING, 1);
+    assert_int_equal(runner_user_count(r), 12);
+    assert_true(http_in_flight(H) > 0);
+    free_runner(r);
+    assert_int_equal(http_in_flight(H), 0);
+    struct coro_stats cs;
+    coro_stats(&cs);
+    assert_int_equal(cs.in_use, 0);
+    user_class_release(&f);
+    user_class_release(&n);
+    user_class_release(&i);
+}
+
+int main(void)
+{
+    char err[64];
+    /* The runner's INFO lines would drown the test report. */
+    if (log_setup(LOG_WARNING, NULL, false, err, sizeof err) != 0)
+        return 1;
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_ramp_in_iterations, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_class_weights_follow_dispatch, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_edit_stops_newest_first, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stop_kills_at_once_without_timeout, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_stop_timeout, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_on_stop_grace, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_users_that_stop_themselves, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_run_time, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_restart_clears_stats, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_free_with_live_users, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, tgt_start, tgt_stop);
+}

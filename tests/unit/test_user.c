@@ -1,0 +1,957 @@
+/* engine/user: Locust's user lifecycle on coroutines, driven by a real libev loop, with
+ * real requests to a loopback HTTP/1.1 keep-alive target (a forked child). Task functions
+ * written against user.h record what they see; the tests check order, timing and results. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "coro.h"
+#include "http.h"
+#include "log.h"
+#include "stats.h"
+#include "user.h"
+#include "xalloc.h"
+
+/* ---- loopback target: a keep-alive HTTP/1.1 server in a forked child ------------------
+ *
+ *   /ok 200 "ok"   /fail 500   /slow?ms=N 200 after N ms   /close: closes, no answer
+ *   /garbage: a malformed status line   /echo: "<METHOD> <body>"   /port: client port
+ *   /setcookie?v=X: Set-Cookie sid=X   /cookie: the Cookie header or "none"   else 404
+ *
+ * It counts requests and records the client port of every connection it accepts in
+ * shared memory, so a test sees how many connections a client really opened. */
+
+#define TGT_SLOTS 256   /* connections open at once */
+#define TGT_PORTS 8192  /* connections recorded */
+#define TGT_GARBAGE "HTTP/1.1 2x0 Broken\r\nContent-Length: 0\r\n\r\n"
+
+struct tgt_shm {
+    atomic_uint requests;               /* complete requests parsed */
+    atomic_uint conns;                  /* connections accepted */
+    char last_method[16];
+    unsigned short ports[TGT_PORTS];    /* client port of each accepted connection */
+};
+
+static struct {
+    pid_t pid;
+    int port;
+    struct tgt_shm *shm;
+} tgt;
+
+struct tconn {
+    int fd;                 /* -1: free slot */
+    unsigned short port;
+    double due;             /* > 0: out is held back until then (/slow) */
+    size_t len, outlen;
+    char in[16384];
+    char out[20000];
+};
+
+static double mono(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void tgt_reply(struct tconn *c, int status, const char *extra, const char *body,
+                      size_t n, bool head)
+{
+    int h = snprintf(c->out, sizeof c->out,
+                     "HTTP/1.1 %d Whatever\r\nContent-Length: %zu\r\n%s\r\n", status, n, extra);
+    if (head || n > sizeof c->out - (size_t)h)
+        n = 0;
+    memcpy(c->out + h, body, n);
+    c->outlen = (size_t)h + n;
+}
+
+/* Copies the value of header name (with its colon) out of the NUL-terminated head. */
+static bool tgt_header(const char *head, const char *name, char *val, size_t len)
+{
+    size_t nl = strlen(name);
+    for (const char *l = strstr(head, "\r\n"); l; l = strstr(l + 2, "\r\n")) {
+        if (strncasecmp(l + 2, name, nl) != 0)
+            continue;
+        const char *v = l + 2 + nl;
+        while (*v == ' ')
+            v++;
+        size_t n = strcspn(v, "\r");
+        if (n >= len)
+            n = len - 1;
+        memcpy(val, v, n);
+        val[n] = 0;
+        return true;
+    }
+    return false;
+}
+
+/* Parses and answers one request. Returns the bytes it used, 0 when the request is not
+ * complete yet, -1 to close the connection without an answer. */
+static long tgt_request(struct tconn *c)
+{
+    char *end = memmem(c->in, c->len, "\r\n\r\n", 4);
+    if (!end)
+        return 0;
+    size_t head = (size_t)(end + 4 - c->in);
+    *end = 0;
+    char val[512];
+    size_t clen = 0;
+    if (tgt_header(c->in, "Content-Length:", val, sizeof val))
+        clen = strtoul(val, NULL, 10);
+    if (c->len < head + clen) {
+        *end = '\r';
+        return 0;
+    }
+    char method[16] = "", target[1024] = "";
+    sscanf(c->in, "%15s %1023s", method, target);
+    atomic_fetch_add(&tgt.shm->requests, 1);
+    memcpy(tgt.shm->last_method, method, sizeof method);
+    char *query = strchr(target, '?');
+    if (query)
+        *query++ = 0;
+    const char *body = c->in + head;
+    bool hd = strcmp(method, "HEAD") == 0;
+    char buf[16384];
+    if (strcmp(target, "/ok") == 0) {
+        tgt_reply(c, 200, "", "ok", 2, hd);
+    } else if (strcmp(target, "/fail") == 0) {
+        tgt_reply(c, 500, "", "fail", 4, hd);
+    } else if (strcmp(target, "/slow") == 0) {
+        long ms = query && strncmp(query, "ms=", 3) == 0 ? atol(query + 3) : 0;
+        tgt_reply(c, 200, "", "slow", 4, hd);
+        c->due = mono() + (double)ms / 1000.0;
+    } else if (strcmp(target, "/close") == 0) {
+        return -1;
+    } else if (strcmp(target, "/garbage") == 0) {
+        c->outlen = strlen(TGT_GARBAGE);
+        memcpy(c->out, TGT_GARBAGE, c->outlen);
+    } else if (strcmp(target, "/echo") == 0) {
+        int n = snprintf(buf, sizeof buf, "%s ", method);
+        size_t m = clen < sizeof buf - (size_t)n ? clen : sizeof buf - (size_t)n;
+        memcpy(buf + n, body, m);
+        tgt_reply(c, 200, "", buf, (size_t)n + m, hd);
+    } else if (strcmp(target, "/port") == 0) {
+        int n = snprintf(buf, sizeof buf, "%u", c->port);
+        tgt_reply(c, 200, "", buf, (size_t)n, hd);
+    } else if (strcmp(target, "/setcookie") == 0) {
+        snprintf(buf, sizeof buf, "Set-Cookie: sid=%s; Path=/\r\n",
+                 query && strncmp(query, "v=", 2) == 0 ? query + 2 : "x");
+        tgt_reply(c, 200, buf, "set", 3, hd);
+    } else if (strcmp(target, "/cookie") == 0) {
+        if (!tgt_header(c->in, "Cookie:", val, sizeof val))
+            strcpy(val, "none");
+        tgt_reply(c, 200, "", val, strlen(val), hd);
+    } else {
+        tgt_reply(c, 404, "", "not found", 9, hd);
+    }
+    return (long)(head + clen);
+}
+
+static void tgt_close(struct tconn *c)
+{
+    close(c->fd);
+    c->fd = -1;
+}
+
+/* Answers what is buffered on c, unless an answer is being held back. */
+static void tgt_process(struct tconn *c)
+{
+    while (c->fd >= 0 && c->due == 0) {
+        long used = tgt_request(c);
+        if (used == 0)
+            return;
+        if (used < 0) {
+            tgt_close(c);
+            return;
+        }
+        c->len -= (size_t)used;
+        memmove(c->in, c->in + used, c->len);
+        if (c->due == 0 && send(c->fd, c->out, c->outlen, MSG_NOSIGNAL) < 0)
+            tgt_close(c);
+    }
+}
+
+static void tgt_accept(int lfd, struct tconn *conns)
+{
+    struct sockaddr_in a;
+    socklen_t al = sizeof a;
+    int fd = accept(lfd, (struct sockaddr *)&a, &al);
+    if (fd < 0)
+        return;
+    for (int i = 0; i < TGT_SLOTS; i++) {
+        if (conns[i].fd >= 0)
+            continue;
+        struct tconn *c = &conns[i];
+        c->fd = fd;
+        c->port = ntohs(a.sin_port);
+        c->len = 0;
+        c->due = 0;
+        unsigned k = atomic_load(&tgt.shm->conns);
+        if (k < TGT_PORTS)
+            tgt.shm->ports[k] = c->port;
+        atomic_fetch_add(&tgt.shm->conns, 1);
+        return;
+    }
+    close(fd);
+}
+
+static _Noreturn void tgt_serve(int lfd)
+{
+    struct tconn *conns = calloc(TGT_SLOTS, sizeof *conns);
+    static struct pollfd pf[TGT_SLOTS + 1];
+    if (!conns)
+        _exit(1);
+    for (int i = 0; i < TGT_SLOTS; i++)
+        conns[i].fd = -1;
+    for (;;) {
+        double now = mono(), next = -1;
+        pf[0] = (struct pollfd){.fd = lfd, .events = POLLIN};
+        for (int i = 0; i < TGT_SLOTS; i++) {
+            pf[i + 1] = (struct pollfd){.fd = conns[i].fd, .events = POLLIN};
+            if (conns[i].fd >= 0 && conns[i].due > 0 && (next < 0 || conns[i].due < next))
+                next = conns[i].due;
+        }
+        int ms = next < 0 ? -1 : next <= now ? 0 : (int)((next - now) * 1000) + 1;
+        if (poll(pf, TGT_SLOTS + 1, ms) < 0 && errno != EINTR)
+            _exit(1);
+        if (pf[0].revents & POLLIN)
+            tgt_accept(lfd, conns);
+        now = mono();
+        for (int i = 0; i < TGT_SLOTS; i++) {
+            struct tconn *c = &conns[i];
+            if (c->fd < 0)
+                continue;
+            if (pf[i + 1].revents && c->fd == pf[i + 1].fd) {
+                ssize_t n = read(c->fd, c->in + c->len, sizeof c->in - c->len);
+                if (n <= 0) {
+                    tgt_close(c);
+                    continue;
+                }
+                c->len += (size_t)n;
+            }
+            if (c->due > 0 && now >= c->due) {
+                c->due = 0;
+                if (send(c->fd, c->out, c->outlen, MSG_NOSIGNAL) < 0) {
+                    tgt_close(c);
+                    continue;
+                }
+            }
+            tgt_process(c);
+        }
+    }
+}
+
+static int tgt_start(void **state)
+{
+    (void)state;
+    tgt.shm = mmap(NULL, sizeof *tgt.shm, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+                   -1, 0);
+    if (tgt.shm == MAP_FAILED)
+        return -1;
+    int lfd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t al = sizeof a;
+    if (lfd < 0 || bind(lfd, (struct sockaddr *)&a, sizeof a) != 0 || listen(lfd, 512) != 0 ||
+        getsockname(lfd, (struct sockaddr *)&a, &al) != 0)
+        return -1;
+    tgt.port = ntohs(a.sin_port);
+    pid_t parent = getpid();
+    tgt.pid = fork();
+    if (tgt.pid < 0)
+        return -1;
+    if (tgt.pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent)
+            _exit(0);
+        tgt_serve(lfd);
+    }
+    close(lfd);
+    return 0;
+}
+
+static int tgt_stop(void **state)
+{
+    (void)state;
+    kill(tgt.pid, SIGKILL);
+    waitpid(tgt.pid, NULL, 0);
+    munmap(tgt.shm, sizeof *tgt.shm);
+    return 0;
+}
+
+/* Distinct client ports among the connections accepted since mark. */
+static unsigned tgt_ports_since(unsigned mark)
+{
+    unsigned n = atomic_load(&tgt.shm->conns), distinct = 0;
+    assert_true(n <= TGT_PORTS);
+    for (unsigned i = mark; i < n; i++) {
+        unsigned j = mark;
+        while (j < i && tgt.shm->ports[j] != tgt.shm->ports[i])
+            j++;
+        distinct += j == i;
+    }
+    return distinct;
+}
+
+static unsigned tgt_conns(void)
+{
+    return atomic_load(&tgt.shm->conns);
+}
+
+static unsigned tgt_requests(void)
+{
+    return atomic_load(&tgt.shm->requests);
+}
+
+/* ---- the loop, with a watchdog ------------------------------------------------------- */
+
+static struct ev_loop *loop;
+static http *H;
+static ev_timer watchdog;
+static bool expired;
+
+static void watchdog_cb(struct ev_loop *l, ev_timer *w, int revents)
+{
+    (void)w, (void)revents;
+    expired = true;
+    ev_break(l, EVBREAK_ONE);
+}
+
+/* Runs the loop until cond holds; fails the test when it does not within secs. */
+#define RUN_UNTIL(cond, secs)                                                             \
+    do {                                                                                  \
+        ev_now_update(loop);                                                              \
+        expired = false;                                                                  \
+        ev_timer_set(&watchdog, (secs), 0.);                                              \
+        ev_timer_start(loop, &watchdog);                                                  \
+        while (!expired && !(cond))                                                       \
+            ev_run(loop, EVRUN_ONCE);                                                     \
+        ev_timer_stop(loop, &watchdog);                                                   \
+        if (!(cond))                                                                      \
+            fail_msg("%s still false after %g s", #cond, (double)(secs));                 \
+    } while (0)
+
+/* Runs the loop for secs. */
+static void run_for(double secs)
+{
+    ev_now_update(loop);
+    expired = false;
+    ev_timer_set(&watchdog, secs, 0.);
+    ev_timer_start(loop, &watchdog);
+    while (!expired)
+        ev_run(loop, EVRUN_ONCE);
+}
+
+static stats *S;
+static user_env env;
+
+/* ---- what users do, recorded --------------------------------------------------------- */
+
+struct rec {
+    uint32_t user;
+    char tok[32];
+    double at;
+};
+
+static struct rec recs[4096];
+static int nrec;
+static bool overflow;   /* more records than recs holds (checked in teardown) */
+static int dead;
+
+static void note(const user *u, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Runs on coroutines too, where a failing assertion must not jump out: no asserts. */
+static void note(const user *u, const char *fmt, ...)
+{
+    if (nrec == (int)(sizeof recs / sizeof recs[0])) {
+        overflow = true;
+        return;
+    }
+    struct rec *r = &recs[nrec++];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(r->tok, sizeof r->tok, fmt, ap);
+    va_end(ap);
+    r->user = u->index;
+    r->at = user_now(u);
+}
+
+static void on_dead(user_env *e, user *u)
+{
+    assert_ptr_equal(e, &env);
+    assert_int_equal(u->state, USER_DEAD);
+    note(u, "dead");
+    dead++;
+}
+
+/* The tokens user idx recorded, space-separated. */
+static const char *trace(uint32_t idx)
+{
+    static char buf[8192];
+    size_t n = 0;
+    buf[0] = 0;
+    for (int i = 0; i < nrec; i++)
+        if (recs[i].user == idx && n < sizeof buf - 40)
+            n += (size_t)snprintf(buf + n, sizeof buf - n, "%s%s", n ? " " : "", recs[i].tok);
+    return buf;
+}
+
+/* When user idx recorded tok (at most max times, in order); returns how many. */
+static int times(uint32_t idx, const char *tok, double *out, int max)
+{
+    int n = 0;
+    for (int i = 0; i < nrec && n < max; i++)
+        if (recs[i].user == idx && strcmp(recs[i].tok, tok) == 0)
+            out[n++] = recs[i].at;
+    return n;
+}
+
+static double time_of(uint32_t idx, const char *tok)
+{
+    double t = 0;
+    if (times(idx, tok, &t, 1) != 1)
+        fail_msg("user %u never recorded %s (trace: %s)", idx, tok, trace(idx));
+    return t;
+}
+
+static int count(uint32_t idx, const char *tok)
+{
+    int n = 0;
+    for (int i = 0; i < nrec; i++)
+        n += recs[i].user == idx && strcmp(recs[i].tok, tok) == 0;
+    return n;
+}
+
+#define assert_between(v, lo, hi)                                                         \
+    do {                                                                                  \
+        double v_ = (v);                                                                  \
+        if (!(v_ >= (lo) && v_ <= (hi)))                                                  \
+            fail_msg("%s = %.4f, not in [%g, %g]", #v, v_, (double)(lo), (double)(hi));   \
+    } while (0)
+
+/* What a scripted task, on_start or on_stop does, in this order. Tokens are the task's
+ * name, then "name:what=result". */
+struct script {
+    bool kill_self;             /* user_kill on its own user */
+    bool stop_self;             /* user_stop on its own user */
+    double sleep;               /* user_sleep (0: none) */
+    const http_req *req;        /* user_http (NULL: none): a 200 is reported under the task's
+                                 * name and recorded as 0, another status as itself */
+    bool show_stopping;         /* record user_stopping at the end */
+};
+
+static void play(user *u, void *data)
+{
+    const struct script *s = data;
+    const char *name = u->task->name;
+    note(u, "%s", name);
+    if (s->kill_self)
+        user_kill(u);
+    if (s->stop_self)
+        user_stop(u);
+    if (s->sleep > 0)
+        note(u, "%s:sleep=%d", name, user_sleep(u, s->sleep));
+    if (s->req) {
+        http_result r;
+        char err[128] = "";
+        int rc = user_http(u, s->req, &r, err, sizeof err);
+        if (rc == USER_OK && r.status != 200)
+            rc = (int)r.status;
+        note(u, "%s:http=%d", name, rc);
+        if (rc == USER_OK) {
+            stats_entry *e = stats_entry_get(S, s->req->method, name, user_now(u));
+            user_report(u, e, r.rt_us, r.bytes, NULL);
+        }
+    }
+    if (s->show_stopping)
+        note(u, "%s:stopping=%d", name, user_stopping(u));
+}
+
+static utask task(const char *name, int weight, struct script *s)
+{
+    return (utask){.name = (char *)name, .weight = weight, .fn = play, .data = s};
+}
+
+static struct script nothing;
+
+static uclass make_class(utask *tasks, int ntasks, wait_spec w)
+{
+    uclass c = {.name = "U", .weight = 1, .wait = w, .tasks = tasks, .ntasks = ntasks};
+    user_class_prepare(&c);
+    return c;
+}
+
+/* Users alive in the current test, so teardown can release them after a failure. */
+static user *alive[8];
+
+static user *spawn(uclass *c, uint32_t index)
+{
+    assert_true(index < 8 && !alive[index]);
+    user *u = alive[index] = xcalloc(1, sizeof *u);
+    user_init(u, &env, c, index);
+    assert_int_equal(u->state, USER_IDLE);
+    user_start(u);
+    return u;
+}
+
+static void reap(user *u)
+{
+    alive[u->index] = NULL;
+    user_release(u);
+    free(u);
+}
+
+/* Calls fn(u) after some seconds, from the loop. */
+struct act {
+    ev_timer t;
+    void (*fn)(user *u);
+    user *u;
+};
+
+static void act_cb(struct ev_loop *l, ev_timer *w, int revents)
+{
+    (void)l, (void)revents;
+    struct act *a = (struct act *)w;
+    a->fn(a->u);
+}
+
+static void act_at(struct act *a, double after, void (*fn)(user *u), user *u)
+{
+    ev_timer_init(&a->t, act_cb, after, 0.);
+    a->fn = fn;
+    a->u = u;
+    ev_timer_start(loop, &a->t);
+}
+
+static char urls[8][128];
+
+static http_req get(int i, const char *path)
+{
+    snprintf(urls[i], sizeof urls[i], "http://127.0.0.1:%d%s", tgt.port, path);
+    return (http_req){.method = "GET", .kind = HTTP_GET, .url = urls[i]};
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    alarm(30); /* last resort if the loop itself stops turning */
+    loop = ev_loop_new(EVFLAG_AUTO);
+    ev_init(&watchdog, watchdog_cb);
+    H = http_new(loop);
+    S = stats_new(100, false, ev_now(loop));
+    env = (user_env){.loop = loop, .http = H, .stats = S, .node = "local", .on_dead = on_dead};
+    nrec = 0;
+    overflow = false;
+    dead = 0;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    for (int i = 0; i < 8; i++)
+        if (alive[i])
+            reap(alive[i]);
+    stats_free(S);
+    http_free(H);
+    ev_loop_destroy(loop);
+    struct coro_stats cs;
+    coro_stats(&cs);
+    assert_int_equal(cs.in_use, 0);
+    coro_pool_release();
+    alarm(0);
+    assert_false(overflow);
+    return 0;
+}
+
+/* ---- lifecycle ----------------------------------------------------------------------- */
+
+static void test_lifecycle_order(void **state)
+{
+    (void)state;
+    struct script start = {.sleep = 0.05};
+    utask tasks[] = {task("A", 1, &nothing)};
+    uclass c = make_class(tasks, 1, (wait_spec){WAIT_CONSTANT, 0.1, 0});
+    c.on_start = task("start", 1, &start);
+    c.on_stop = task("stop", 1, &nothing);
+    user *u = spawn(&c, 1);
+    assert_int_equal(u->state, USER_STARTING);
+    RUN_UNTIL(count(1, "A") == 3, 2);
+    assert_int_equal(u->state, USER_WAITING);
+    user_stop(u);
+    /* on_stop does not suspend, so the user is finished when user_stop returns. */
+    assert_int_equal(dead, 1);
+    assert_int_equal(u->state, USER_DEAD);
+    assert_string_equal(trace(1), "start start:sleep=0 A A A stop dead");
+    double a[3];
+    assert_int_equal(times(1, "A", a, 3), 3);
+    /* The first task right after on_start, then one wait between tasks. */
+    assert_between(a[0] - time_of(1, "start:sleep=0"), 0, 0.005);
+    assert_between(a[1] - a[0], 0.099, 0.2);
+    assert_between(a[2] - a[1], 0.099, 0.2);
+    assert_between(time_of(1, "stop") - a[2], 0, 0.05);
+    reap(u);
+    user_class_release(&c);
+}
+
+static void test_wait_constant_and_between(void **state)
+{
+    (void)state;
+    utask tasks[] = {task("A", 1, &nothing)};
+    uclass fixed = make_class(tasks, 1, (wait_spec){WAIT_CONSTANT, 0.1, 0});
+    uclass between = make_class(tasks, 1, (wait_spec){WAIT_BETWEEN, 0.05, 0.15});
+    user *u1 = spawn(&fixed, 1), *u2 = spawn(&between, 2);
+    RUN_UNTIL(count(1, "A") >= 6 && count(2, "A") >= 6, 3);
+    user_stop(u1);
+    user_stop(u2);
+    assert_int_equal(dead, 2);
+    double a[6], b[6];
+    assert_int_equal(times(1, "A", a, 6), 6);
+    assert_int_equal(times(2, "A", b, 6), 6);
+    double lo = 1, hi = 0;
+    for (int i = 1; i < 6; i++) {
+        assert_between(a[i] - a[i - 1], 0.099, 0.2);
+        assert_between(b[i] - b[i - 1], 0.049, 0.25);
+        lo = fmin(lo, b[i] - b[i - 1]);
+        hi = fmax(hi, b[i] - b[i - 1]);
+    }
+    assert_true(hi - lo > 0.002); /* drawn, not constant */
+    reap(u1);
+    reap(u2);
+    user_class_release(&fixed);
+    user_class_release(&between);
+}
+
+static void test_constant_pacing_and_throughput(void **state)
+{
+    (void)state;
+    struct script s100 = {.sleep = 0.1}, s50 = {.sleep = 0.05};
+    utask tp[] = {task("A", 1, &s100)}, tt[] = {task("A", 1, &s50)};
+    uclass pacing = make_class(tp, 1, (wait_spec){WAIT_PACING, 0.3, 0});
+    uclass throughput = make_class(tt, 1, (wait_spec){WAIT_THROUGHPUT, 4, 0});
+    user *u1 = spawn(&pacing, 1), *u2 = spawn(&throughput, 2);
+    RUN_UNTIL(count(1, "A") >= 4, 3);
+    user_stop(u1);
+    user_stop(u2);
+    RUN_UNTIL(dead == 2, 1);
+    /* Locust's formula: the first wait is a whole period after the task ends; then each
+     * wait is the period minus the task's time, so starts are a period apart (a late
+     * start shortens the next wait: the starts keep to their grid). */
+    double a[4], b[4];
+    assert_int_equal(times(1, "A", a, 4), 4);
+    assert_between(a[1] - a[0], 0.399, 0.45);
+    assert_between(a[2] - a[1], 0.28, 0.34);
+    assert_between(a[3] - a[2], 0.28, 0.34);
+    assert_between(a[3] - a[1], 0.58, 0.64);
+    assert_int_equal(times(2, "A", b, 4), 4);
+    assert_between(b[1] - b[0], 0.299, 0.34);
+    assert_between(b[2] - b[1], 0.23, 0.29);
+    assert_between(b[3] - b[2], 0.23, 0.29);
+    assert_between(b[3] - b[1], 0.48, 0.54);
+    reap(u1);
+    reap(u2);
+    user_class_release(&pacing);
+    user_class_release(&throughput);
+}
+
+/* ---- choosing tasks ------------------------------------------------------------------ */
+
+static void test_sequential_with_weights(void **state)
+{
+    (void)state;
+    utask tasks[] = {task("A", 2, &nothing), task("B", 1, &nothing)};
+    uclass c = make_class(tasks, 2, (wait_spec){WAIT_CONSTANT, 0, 0});
+    c.sequential = true;
+    user *u = spawn(&c, 1);
+    RUN_UNTIL(count(1, "A") + count(1, "B") >= 9, 2);
+    user_stop(u);
+    assert_int_equal(dead, 1);
+    const char *t = trace(1);
+    assert_int_equal(strncmp(t, "A A B A A B A A B", 17), 0);
+    reap(u);
+    user_class_release(&c);
+}
+
+static void tally(user *u, void *data)
+{
+    (void)u;
+    ++*(long *)data;
+}
+
+static void tick_cb(struct ev_loop *l, ev_timer *w, int revents)
+{
+    (void)l, (void)revents;
+    ++*(int *)w->data;
+}
+
+static void test_weighted_random_choice(void **state)
+{
+    (void)state;
+    long na = 0, nb = 0;
+    utask tasks[] = {{.name = "A", .weight = 1, .fn = tally, .data = &na},
+                     {.name = "B", .weight = 3, .fn = tally, .data = &nb}};
+    uclass c = make_class(tasks, 2, (wait_spec){WAIT_CONSTANT, 0, 0});
+    assert_int_equal(c.total_weight, 4);
+    int ticks = 0;
+    ev_timer tick;
+    ev_timer_init(&tick, tick_cb, 0.01, 0.01);
+    tick.data = &ticks;
+    ev_timer_start(loop, &tick);
+    unsigned iter = ev_iteration(loop);
+    user *u = spawn(&c, 1);
+    /* Tasks that never suspend, with no wait: the user must still go through the loop
+     * between tasks, or neither the ticker nor the deadline would ever fire. */
+    run_for(0.3);
+    ev_timer_stop(loop, &tick);
+    user_stop(u);
+    assert_int_equal(dead, 1);
+    long n = na + nb;
+    unsigned loops = ev_iteration(loop) - iter;
+    assert_true(n >= 500);
+    assert_true(loops >= (unsigned)n - 1);
+    assert_true(ticks >= 15);
+    double p = (double)nb / (double)n, sd = sqrt(0.75 * 0.25 / (double)n);
+    if (fabs(p - 0.75) > 5 * sd + 0.001)
+        fail_msg("B chosen %ld of %ld times (%.4f), expected 0.75", nb, n, p);
+    reap(u);
+    user_class_release(&c);
+}
+
+/* ---- stopping ------------------------------------------------------------------------ */
+
+static void test_stop_or_kill_while_waiting(void **state)
+{
+    (void)state;
+    http_req ok = get(0, "/ok");
+    struct script stop = {.req = &ok};
+    utask tasks[] = {task("A", 1, &nothing)};
+    uclass c = make_class(tasks, 1, (wait_spec){WAIT_CONSTANT, 10, 0});
+    c.on_stop = task("stop", 1, &stop);
+    unsigned conns = tgt_conns();
+    user *u1 = spawn(&c, 1), *u2 = spawn(&c, 2);
+    assert_int_equal(u1->state, USER_WAITING);
+    run_for(0.05);
+    ev_now_update(loop);
+    double t0 = ev_now(loop);
+    user_stop(u1);
+    user_kill(u2);
+    /* Both went to on_stop at once, which now waits for its request. */
+    assert_string_equal(trace(1), "A stop");
+    assert_string_equal(trace(2), "A stop");
+    assert_int_equal(u1->state, USER_STOPPING);
+    assert_int_equal(u2->state, USER_STOPPING);
+    assert_between(time_of(1, "stop") - t0, 0, 0.001);
+    RUN_UNTIL(dead == 2, 2);
+    /* A killed user's on_stop runs in full, requests included. */
+    assert_string_equal(trace(1), "A stop stop:http=0 dead");
+    assert_string_equal(trace(2), "A stop stop:http=0 dead");
+    assert_int_equal(stats_total(S)->num_requests, 2);
+    assert_int_equal(tgt_ports_since(conns), 2); /* each user its own connection */
+    reap(u1);
+    reap(u2);
+    user_class_release(&c);
+}
+
+static void test_stop_lets_the_task_finish(void **state)
+{
+    (void)state;
+    struct script a = {.sleep = 0.2, .show_stopping = true}, start = {.sleep = 0.1};
+    utask tasks[] = {task("A", 1, &a)};
+    uclass c = make_class(tasks, 1, (wait_spec){WAIT_CONSTANT, 0, 0});
+    c.on_stop = task("stop", 1, &nothing);
+    uclass c2 = c;
+    c2.on_start = task("start", 1, &start);
+    user *u1 = spawn(&c, 1), *u2 = spawn(&c2, 2);
+    double t0 = ev_now(loop);
+    struct act s1, s2;
+    act_at(&s1, 0.1, user_stop, u1);
+    act_at(&s2, 0.05, user_stop, u2);
+    RUN_UNTIL(dead == 2, 2);
+    /* In a task: the task runs to its end, then on_stop; no further task. */
+    assert_string_equal(trace(1), "A A:sleep=0 A:stopping=1 stop dead");
+    assert_between(time_of(1, "A:sleep=0") - t0, 0.199, 0.3);
+    assert_between(time_of(1, "stop") - time_of(1, "A:sleep=0"), 0, 0.001);
+    /* In on_start: on_start runs to its end, then on_stop, no task at all. */
+    assert_string_equal(trace(2), "start start:sleep=0 stop dead");
+    assert_between(time_of(2, "stop") - t0, 0.099, 0.2);
+    reap(u1);
+    reap(u2);
+    user_class_release(&c);
+}
+
+static void test_kill_cancels_request(void **state)
+{
+    (void)state;
+    http_req slow = get(0, "/slow?ms=2000"), ok = get(1, "/ok");
+    struct script a = {.req = &slow}, stop = {.req = &ok};
+    utask tasks[] = {task("A", 1, &a)};
+    uclass c = make_class(tasks, 1, (wait_spec){WAIT_CONSTANT, 0, 0});
+    c.on_stop = task("stop", 1, &stop);
+    unsigned reqs = tgt_requests();
+    user *u = spawn(&c, 1);
+    double t0 = ev_now(loop);
+    struct act k;
+    act_at(&k, 0.1, user_kill, u);
+    RUN_UNTIL(dead == 1, 1);
+    assert_string_equal(trace(1), "A A:http=-2 stop stop:http=0 dead");
+    assert_between(time_of(1, "A:http=-2") - t0, 0.099, 0.2);
+    assert_int_equal(http_in_flight(H), 0);
+    /* Only on_stop's request is in the statistics. */
+    size_t n;
+    stats_entry *const *e = stats_sorted(S, &n);
+    assert_int_equal(n, 1);
+    assert_string_equal(e[0]->name, "stop");
+    assert_int_equal(e[0]->num_requests, 1);
+    assert_int_equal(stats_total(S)->num_requests, 1);
+    assert_int_equal(tgt_requests(), reqs + 2);
+    reap(u);
+    user_class_release(&c);
+}
+
+static void test_second_kill_cancels_on_stop(void **state)
+{
+    (void)state;
+    http_req slow = get(0, "/slow?ms=2000");
+    struct script a = {.sleep = 5}, sleeper = {.sleep = 5}, fetcher = {.req = &slow};
+    utask tasks[] = {task("A", 1, &a)};
+    uclass c1 = make_class(tasks, 1, (wait_spec){WAIT_CONSTANT, 0, 0});
+    uclass c2 = c1;
+    c1.on_stop = task("stop", 1, &sleeper);
+    c2.on_stop = task("stop", 1, &fetcher);
+    user *u1 = spawn(&c1, 1), *u2 = spawn(&c2, 2);
+    double t0 = ev_now(loop);
+    struct act k1, k2, k3, k4;
+    act_at(&k1, 0.1, user_kill, u1);
+    act_at(&k2, 0.1, user_kill, u2);
+    act_at(&k3, 0.2, user_kill, u1);
+    act_at(&k4, 0.2, user_kill, u2);
+    RUN_UNTIL(dead == 2, 1);
+    assert_string_equal(trace(1), "A A:sleep=-2 stop stop:sleep=-2 dead");
+    assert_string_equal(trace(2), "A A:sleep=-2 stop stop:http=-2 dead");
+    assert_between(time_of(1, "dead") - t0, 0.199, 0.3);
+    assert_between(time_of(2, "dead") - t0, 0.199, 0.3);
+    assert_int_equal(http_in_flight(H), 0);
+    assert_int_equal(stats_total(S)->num_requests, 0);
+    user_kill(u1); /* finished: nothing happens */
+    user_stop(u1);
+    assert_int_equal(dead, 2);
+    reap(u1);
+    reap(u2);
+    user_class_release(&c1);
+}
+
+static void test_task_kills_its_own_user(void **state)
+{
+    (void)state;
+    http_req ok = get(0, "/ok");
+    struct script a = {.kill_self = true, .sleep = 1, .req = &ok, .show_stopping = true};
+    struct script b = {.stop_self = true, .sleep = 0.05, .show_stopping = true};
+    utask ta[] = {task("A", 1, &a)}, tb[] = {task("B", 1, &b)};
+    uclass ca = make_class(ta, 1, (wait_spec){WAIT_CONSTANT, 0, 0});
+    uclass cb = make_class(tb, 1, (wait_spec){WAIT_CONSTANT, 0, 0});
+    ca.on_stop = cb.on_stop = task("stop", 1, &nothing);
+    unsigned reqs = tgt_requests();
+    user *u1 = spawn(&ca, 1);
+    /* Nothing suspended: killed, cancelled, on_stop and finished within user_start. */
+    assert_int_equal(dead, 1);
+    assert_string_equal(trace(1), "A A:sleep=-2 A:http=-2 A:stopping=1 stop dead");
+    /* Stopping itself only ends the user after the task. */
+    user *u2 = spawn(&cb, 2);
+    RUN_UNTIL(dead == 2, 1);
+    assert_string_equal(trace(2), "B B:sleep=0 B:stopping=1 stop dead");
+    assert_int_equal(tgt_requests(), reqs);
+    reap(u1);
+    reap(u2);
+    user_class_release(&ca);
+    user_class_release(&cb);
+}
+
+/* ---- exceptions ---------------------------------------------------------------------- */
+
+static int error_lines;
+static char last_error[512];
+
+static void observe(void *data, int level, const char *line)
+{
+    (void)data;
+    if (level == LOG_ERROR && strstr(line, "/cicada.user: ")) {
+        error_lines++;
+        snprintf(last_error, sizeof last_error, "%s", strstr(line, "/cicada.user: ") + 14);
+    }
+}
+
+static void raiser(user *u, void *data)
+{
+    (void)data;
+    note(u, "E");
+    user_exception(u, "boom", "task E");
+    user_exception(u, "boom", "task E");
+    user_exception(u, "bang", "task E");
+}
+
+static void test_user_exception(void **state)
+{
+    (void)state;
+    utask tasks[] = {{.name = "E", .weight = 1, .fn = raiser}};
+    uclass c = make_class(tasks, 1, (wait_spec){WAIT_CONSTANT, 0.01, 0});
+    error_lines = 0;
+    log_set_observer(observe, NULL);
+    user *u = spawn(&c, 1);
+    assert_int_equal(error_lines, 2);
+    assert_string_equal(last_error, "task E: bang");
+    RUN_UNTIL(count(1, "E") == 3, 1);
+    user_stop(u);
+    log_set_observer(NULL, NULL);
+    /* Logged the first time only, counted every time. */
+    assert_int_equal(error_lines, 2);
+    size_t n;
+    stats_exception *const *x = stats_exceptions(S, &n);
+    assert_int_equal(n, 2);
+    assert_string_equal(x[0]->msg, "boom");
+    assert_string_equal(x[0]->traceback, "task E");
+    assert_string_equal(x[0]->nodes, "local");
+    assert_int_equal(x[0]->count, 6);
+    assert_string_equal(x[1]->msg, "bang");
+    assert_int_equal(x[1]->count, 3);
+    assert_int_equal(stats_total(S)->num_requests, 0);
+    reap(u);
+    user_class_release(&c);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_lifecycle_order, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_wait_constant_and_between, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_constant_pacing_and_throughput, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sequential_with_weights, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_weighted_random_choice, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stop_or_kill_while_waiting, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stop_lets_the_task_finish, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_kill_cancels_request, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_second_kill_cancels_on_stop, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_task_kills_its_own_user, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_user_exception, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, tgt_start, tgt_stop);
+}
