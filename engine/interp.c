@@ -148,7 +148,9 @@ static bool run_request(user *u, step *s)
         return false;
     }
     char text[512];
-    bool failed = http_failure_text(&res, r->name, text, sizeof text);
+    /* Locust's HttpUser names the full URL in the error unless the request has a name. */
+    bool failed = http_failure_text(&res, r->name_explicit ? r->name : r->abs_url, text,
+                                    sizeof text);
     user_report(u, r->entry, res.rt_us, res.bytes, failed ? text : NULL);
     return true;
 }

@@ -346,12 +346,22 @@ static bool valid_url_text(const char *s)
     return true;
 }
 
+/* A base URL needs a host name: "http://:80" and "http://user@/" have none. */
 static bool valid_host(const char *h)
 {
     if (!interp_is_absolute(h) || !valid_url_text(h))
         return false;
-    const char *rest = strstr(h, "://") + 3;
-    return *rest && !strchr("/?#", *rest);
+    const char *p = strstr(h, "://") + 3;
+    size_t authority = strcspn(p, "/?#");
+    const char *at = memchr(p, '@', authority);
+    if (at) {
+        authority -= (size_t)(at + 1 - p);
+        p = at + 1;
+    }
+    if (authority && *p == '[')
+        return authority > 2 && memchr(p, ']', authority) != NULL;
+    size_t name = strcspn(p, ":/?#");
+    return name > 0 && name <= authority;
 }
 
 /* ---- headers ------------------------------------------------------------------------ */

@@ -658,7 +658,8 @@ stats_entry *const *stats_sorted(stats *s, size_t *n)
         for (size_t i = 0; i < s->n_other; i++)
             if (s->other[i]->visible)
                 s->sorted[s->n_sorted++] = s->other[i];
-        qsort(s->sorted, s->n_sorted, sizeof *s->sorted, entry_cmp);
+        if (s->n_sorted)
+            qsort(s->sorted, s->n_sorted, sizeof *s->sorted, entry_cmp);
         s->sorted_dirty = false;
     }
     *n = s->n_sorted;
@@ -676,9 +677,10 @@ static int error_cmp(const void *a, const void *b)
 stats_error *const *stats_errors(stats *s, size_t *n)
 {
     if (s->errors_dirty) {
-        if (s->n_errors)
+        if (s->n_errors) {
             memcpy(s->errors_sorted, s->errors, s->n_errors * sizeof *s->errors);
-        qsort(s->errors_sorted, s->n_errors, sizeof *s->errors_sorted, error_cmp);
+            qsort(s->errors_sorted, s->n_errors, sizeof *s->errors_sorted, error_cmp);
+        }
         s->errors_dirty = false;
     }
     *n = s->n_errors;
