@@ -266,40 +266,34 @@ void user_start(user *u)
         run_task(u);
 }
 
-void user_stop(user *u)
+/* A user that is not inside a coroutine stops the same way however urgent the stop.
+ * Returns true when there is nothing more to do. */
+static bool stop_outside_task(user *u)
 {
     switch (u->state) {
     case USER_IDLE:
         go_dead(u);
-        return;
+        return true;
     case USER_WAITING:
         go_stop(u);
-        return;
-    case USER_STARTING:
-    case USER_IN_TASK:
-        u->stop_requested = true;
-        return;
+        return true;
+    case USER_DEAD:
+        return true;
     default:
-        return;
+        return false;
     }
+}
+
+void user_stop(user *u)
+{
+    if (!stop_outside_task(u) && u->state != USER_STOPPING)
+        u->stop_requested = true;
 }
 
 void user_kill(user *u)
 {
-    switch (u->state) {
-    case USER_IDLE:
-        go_dead(u);
+    if (stop_outside_task(u))
         return;
-    case USER_WAITING:
-        go_stop(u);
-        return;
-    case USER_STARTING:
-    case USER_IN_TASK:
-    case USER_STOPPING:
-        break;
-    default:
-        return;
-    }
     u->stop_requested = true;
     if (u->killed)
         return;
