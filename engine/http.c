@@ -12,18 +12,34 @@
 #define CICADA_VERSION "0"
 #endif
 
+/* Clients are spread over several multi handles ("shards") of at most HTTP_SHARD_SIZE
+ * clients each. libcurl 7.88 walks every connection of a multi handle's pool on each
+ * curl_multi_remove_handle (to find the last connection used, multi.c), so with one
+ * multi handle and one keep-alive connection per user, every request would cost time in
+ * proportion to the number of users: at 10,000 users that walk took over half the CPU.
+ * A shard bounds it; each shard has its own pool, DNS cache and timer. */
+#define HTTP_SHARD_SIZE 64
+
+typedef struct http_shard {
+    http *h;
+    CURLM *multi;
+    ev_timer timer;
+    int running;
+    unsigned clients;       /* clients assigned to this shard */
+} http_shard;
+
 /* One per socket curl is watching; recycled through a free list. */
 struct sock {
     ev_io io;
-    http *h;
+    http_shard *sh;
     struct sock *next_free;
 };
 
 struct http {
     struct ev_loop *loop;
-    CURLM *multi;
-    ev_timer timer;
-    int running;
+    http_shard **shards;
+    size_t nshards;
+    size_t open_hint;       /* a shard that may have room */
     int in_flight;
     struct sock *free_socks;
     struct finished {       /* collected before they are reported */
@@ -36,7 +52,7 @@ struct http {
 
 static int global_refs;
 
-static void check_done(http *h);
+static void check_done(http_shard *sh);
 
 /* ---- curl <-> libev ----------------------------------------------------------------- */
 
@@ -46,28 +62,29 @@ static void sock_cb(struct ev_loop *loop, ev_io *w, int revents)
     struct sock *s = (struct sock *)w;
     int action = (revents & EV_READ ? CURL_CSELECT_IN : 0) |
                  (revents & EV_WRITE ? CURL_CSELECT_OUT : 0);
-    curl_multi_socket_action(s->h->multi, w->fd, action, &s->h->running);
-    check_done(s->h);
+    curl_multi_socket_action(s->sh->multi, w->fd, action, &s->sh->running);
+    check_done(s->sh);
 }
 
 static void timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
     (void)loop;
     (void)revents;
-    http *h = (http *)((char *)w - offsetof(http, timer));
-    curl_multi_socket_action(h->multi, CURL_SOCKET_TIMEOUT, 0, &h->running);
-    check_done(h);
+    http_shard *sh = (http_shard *)((char *)w - offsetof(http_shard, timer));
+    curl_multi_socket_action(sh->multi, CURL_SOCKET_TIMEOUT, 0, &sh->running);
+    check_done(sh);
 }
 
 static int curl_socket_fn(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
 {
     (void)easy;
-    http *h = userp;
+    http_shard *sh = userp;
+    http *h = sh->h;
     struct sock *s = socketp;
     if (what == CURL_POLL_REMOVE) {
         if (s) {
             ev_io_stop(h->loop, &s->io);
-            curl_multi_assign(h->multi, fd, NULL);
+            curl_multi_assign(sh->multi, fd, NULL);
             s->next_free = h->free_socks;
             h->free_socks = s;
         }
@@ -80,9 +97,9 @@ static int curl_socket_fn(CURL *easy, curl_socket_t fd, int what, void *userp, v
             h->free_socks = s->next_free;
         else
             s = xmalloc(sizeof *s);
-        s->h = h;
+        s->sh = sh;
         ev_io_init(&s->io, sock_cb, fd, events);
-        curl_multi_assign(h->multi, fd, s);
+        curl_multi_assign(sh->multi, fd, s);
     } else {
         /* libev forbids changing an active watcher; curl may also hand us a new socket
          * that reuses an old descriptor number, so always set the fd again. */
@@ -96,11 +113,11 @@ static int curl_socket_fn(CURL *easy, curl_socket_t fd, int what, void *userp, v
 static int curl_timer_fn(CURLM *multi, long timeout_ms, void *userp)
 {
     (void)multi;
-    http *h = userp;
-    ev_timer_stop(h->loop, &h->timer);
+    http_shard *sh = userp;
+    ev_timer_stop(sh->h->loop, &sh->timer);
     if (timeout_ms >= 0) {
-        ev_timer_set(&h->timer, (double)timeout_ms / 1000.0, 0.);
-        ev_timer_start(h->loop, &h->timer);
+        ev_timer_set(&sh->timer, (double)timeout_ms / 1000.0, 0.);
+        ev_timer_start(sh->h->loop, &sh->timer);
     }
     return 0;
 }
@@ -121,7 +138,7 @@ static void report(http *h, CURL *easy, CURLcode code)
 {
     http_client *c = NULL;
     curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&c);
-    curl_multi_remove_handle(h->multi, easy);
+    curl_multi_remove_handle(c->shard->multi, easy);
     h->in_flight--;
     c->busy = false;
     http_result r = {.code = code, .req = c->last, .bytes = c->bytes};
@@ -144,11 +161,12 @@ static void report(http *h, CURL *easy, CURLcode code)
     c->done(c, &r);
 }
 
-static void check_done(http *h)
+static void check_done(http_shard *sh)
 {
+    http *h = sh->h;
     CURLMsg *m;
     int left;
-    while ((m = curl_multi_info_read(h->multi, &left))) {
+    while ((m = curl_multi_info_read(sh->multi, &left))) {
         if (m->msg != CURLMSG_DONE)
             continue;
         /* CURLMsg does not survive remove_handle: keep the two values we need. */
@@ -184,23 +202,53 @@ http *http_new(struct ev_loop *loop)
         xoom();
     http *h = xcalloc(1, sizeof *h);
     h->loop = loop;
-    h->multi = curl_multi_init();
-    if (!h->multi)
-        xoom();
-    ev_init(&h->timer, timer_cb);
-    curl_multi_setopt(h->multi, CURLMOPT_SOCKETFUNCTION, curl_socket_fn);
-    curl_multi_setopt(h->multi, CURLMOPT_SOCKETDATA, h);
-    curl_multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, curl_timer_fn);
-    curl_multi_setopt(h->multi, CURLMOPT_TIMERDATA, h);
     return h;
+}
+
+static http_shard *shard_new(http *h)
+{
+    http_shard *sh = xcalloc(1, sizeof *sh);
+    sh->h = h;
+    sh->multi = curl_multi_init();
+    if (!sh->multi)
+        xoom();
+    ev_init(&sh->timer, timer_cb);
+    curl_multi_setopt(sh->multi, CURLMOPT_SOCKETFUNCTION, curl_socket_fn);
+    curl_multi_setopt(sh->multi, CURLMOPT_SOCKETDATA, sh);
+    curl_multi_setopt(sh->multi, CURLMOPT_TIMERFUNCTION, curl_timer_fn);
+    curl_multi_setopt(sh->multi, CURLMOPT_TIMERDATA, sh);
+    /* Room for every client's connections (a user may talk to a few hosts): curl would
+     * otherwise close idle ones beyond four per running transfer. */
+    curl_multi_setopt(sh->multi, CURLMOPT_MAXCONNECTS, (long)HTTP_SHARD_SIZE * 4);
+    h->shards = xrealloc(h->shards, (h->nshards + 1) * sizeof *h->shards);
+    h->shards[h->nshards++] = sh;
+    return sh;
+}
+
+/* The first shard with room, or a new one. */
+static http_shard *shard_for_client(http *h)
+{
+    for (size_t n = 0; n < h->nshards; n++) {
+        size_t i = (h->open_hint + n) % h->nshards;
+        if (h->shards[i]->clients < HTTP_SHARD_SIZE) {
+            h->open_hint = i;
+            return h->shards[i];
+        }
+    }
+    h->open_hint = h->nshards;
+    return shard_new(h);
 }
 
 void http_free(http *h)
 {
     if (!h)
         return;
-    curl_multi_cleanup(h->multi);
-    ev_timer_stop(h->loop, &h->timer);
+    for (size_t i = 0; i < h->nshards; i++) {
+        curl_multi_cleanup(h->shards[i]->multi);
+        ev_timer_stop(h->loop, &h->shards[i]->timer);
+        free(h->shards[i]);
+    }
+    free(h->shards);
     while (h->free_socks) {
         struct sock *s = h->free_socks;
         h->free_socks = s->next_free;
@@ -210,11 +258,6 @@ void http_free(http *h)
     free(h);
     if (--global_refs == 0)
         curl_global_cleanup();
-}
-
-void http_set_max_connections(http *h, long n)
-{
-    curl_multi_setopt(h->multi, CURLMOPT_MAXCONNECTS, n < 16 ? 16L : n);
 }
 
 static void client_options(http_client *c)
@@ -236,6 +279,8 @@ void http_client_init(http *h, http_client *c, unsigned id,
 {
     memset(c, 0, sizeof *c);
     c->h = h;
+    c->shard = shard_for_client(h);
+    c->shard->clients++;
     c->done = done;
     c->owner = owner;
     c->scope = id;
@@ -252,6 +297,7 @@ void http_client_free(http_client *c)
     http_cancel(c);
     curl_easy_cleanup(c->easy);
     c->easy = NULL;
+    c->shard->clients--;
 }
 
 void http_client_recycle(http_client *c, unsigned id)
@@ -312,7 +358,7 @@ int http_submit(http_client *c, const http_req *req, char *err, size_t errlen)
     if (c->last != req || req->dynamic)
         apply(c, req);
     c->bytes = 0;
-    CURLMcode mc = curl_multi_add_handle(c->h->multi, c->easy);
+    CURLMcode mc = curl_multi_add_handle(c->shard->multi, c->easy);
     if (mc != CURLM_OK) {
         snprintf(err, errlen, "cannot start request: %s", curl_multi_strerror(mc));
         return -1;
@@ -331,7 +377,7 @@ void http_cancel(http_client *c)
     for (size_t i = 0; i < h->n_done; i++)
         if (h->done[i].easy == c->easy)
             h->done[i].easy = NULL;
-    curl_multi_remove_handle(h->multi, c->easy);
+    curl_multi_remove_handle(c->shard->multi, c->easy);
     c->busy = false;
     h->in_flight--;
 }

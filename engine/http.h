@@ -33,7 +33,7 @@ enum http_method_kind { HTTP_GET, HTTP_HEAD, HTTP_POST, HTTP_OTHER };
 /* How a user's connections are reused. */
 enum http_conn_mode {
     HTTP_CONN_USER,     /* keep-alive, one connection per user (default; Locust, k6) */
-    HTTP_CONN_SHARED,   /* keep-alive from one pool shared by all users: fewer sockets */
+    HTTP_CONN_SHARED,   /* keep-alive from a pool shared by users (in groups of 64) */
     HTTP_CONN_REQUEST,  /* a new connection for every request */
 };
 
@@ -68,6 +68,7 @@ typedef struct http_result {
 typedef struct http_client {
     CURL *easy;
     http *h;
+    struct http_shard *shard;   /* the multi handle this client belongs to */
     const http_req *last;       /* options currently applied */
     unsigned scope;             /* CURLOPT_ADDRESS_SCOPE in effect */
     bool busy;                  /* a request is in flight */
@@ -80,10 +81,6 @@ typedef struct http_client {
 /* Creates the multi handle on the loop. Free with http_free after every client. */
 http *http_new(struct ev_loop *loop);
 void http_free(http *h);
-
-/* Tells the pool how many connections to keep open (the number of users, at least):
- * curl otherwise closes idle connections beyond four per running transfer. */
-void http_set_max_connections(http *h, long n);
 
 /* Sets up a client: id distinguishes its connections from other users' (any value unique
  * among live clients; 0 is not allowed). done is called on the loop when a request

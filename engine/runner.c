@@ -375,7 +375,6 @@ int runner_start(runner *r, unsigned users, double spawn_rate, char *err, size_t
     if (dispatch_start(r->disp, users, spawn_rate, NULL, 0, err, errlen) != 0)
         return -1;
     r->target = users;
-    http_set_max_connections(r->env.http, 2L * (long)users + 16);
     if (fresh) {
         stats_clear(r->stats, ev_now(r->loop));
         r->stop_logged = false;
