@@ -40,7 +40,7 @@ ASSET_C    := $(B)/gen/assets.c
 
 PY         := /usr/bin/python3
 DEB_BUILD  := gcc make libc6-dev libev-dev libcurl4-openssl-dev libmicrohttpd-dev libzmq3-dev
-DEB_TEST   := libcmocka-dev python3-pytest python3-requests python3-zmq
+DEB_TEST   := libcmocka-dev python3-pytest python3-requests python3-zmq python3-locust
 
 Q := @
 ifeq ($(V),1)
