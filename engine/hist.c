@@ -151,6 +151,30 @@ uint64_t hist_median(const hist *h)
     return value_at_rank(h, NULL, (h->count - 1) / 2);
 }
 
+void hist_percentiles(const hist *h, const double *ps, int n, uint64_t *out)
+{
+    if (h->count == 0) {
+        for (int i = 0; i < n; i++)
+            out[i] = 0;
+        return;
+    }
+    int next = 0;
+    uint64_t seen = 0, rank = rank_of(h->count, ps[0]);
+    for (unsigned c = 0; c < HIST_CHUNKS && next < n; c++) {
+        const uint64_t *k = h->chunk[c];
+        if (!k)
+            continue;
+        for (unsigned i = 0; i < chunk_size(c) && next < n; i++) {
+            seen += k[i];
+            while (next < n && seen > rank) {
+                out[next++] = hist_bucket_value(chunk_base(c) + i);
+                if (next < n)
+                    rank = rank_of(h->count, ps[next]);
+            }
+        }
+    }
+}
+
 uint64_t hist_percentile_since(const hist *now, const hist *base, double p)
 {
     uint64_t n = count_since(now, base);

@@ -95,6 +95,10 @@ uint64_t hist_percentile(const hist *h, double p);
 /* Locust's median: the sample of rank floor((count-1)/2); 0 when empty. */
 uint64_t hist_median(const hist *h);
 
+/* Several percentiles in one walk: ps[0..n) ascending, results in out[0..n). Same values
+ * as calling hist_percentile for each (a table row needs four or five). */
+void hist_percentiles(const hist *h, const double *ps, int n, uint64_t *out);
+
 /* The same two on the difference now - base, where base is an earlier copy of now (the
  * "current" percentiles over a recent window). Buckets where base exceeds now count 0. */
 uint64_t hist_percentile_since(const hist *now, const hist *base, double p);

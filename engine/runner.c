@@ -355,6 +355,12 @@ void runner_free(runner *r)
 
 int runner_start(runner *r, unsigned users, double spawn_rate, char *err, size_t errlen)
 {
+    return runner_start_classes(r, users, spawn_rate, NULL, 0, err, errlen);
+}
+
+int runner_start_classes(runner *r, unsigned users, double spawn_rate, char **subset,
+                         size_t nsubset, char *err, size_t errlen)
+{
     if (!(spawn_rate > 0) || !isfinite(spawn_rate)) {
         snprintf(err, errlen, "spawn rate must be a number > 0");
         return -1;
@@ -372,7 +378,8 @@ int runner_start(runner *r, unsigned users, double spawn_rate, char *err, size_t
         dispatch_free(r->disp);
         r->disp = d;
     }
-    if (dispatch_start(r->disp, users, spawn_rate, NULL, 0, err, errlen) != 0)
+    if (dispatch_start(r->disp, users, spawn_rate, (const char *const *)subset, nsubset, err,
+                       errlen) != 0)
         return -1;
     r->target = users;
     if (fresh) {

@@ -73,6 +73,11 @@ void runner_free(runner *r);
  * changed): a rate that is not > 0, or a runner that is still stopping. */
 int runner_start(runner *r, unsigned users, double spawn_rate, char *err, size_t errlen);
 
+/* runner_start for a subset of the classes (names; the web UI's class picker): only they
+ * get new users. subset NULL keeps the previous choice (all classes at first). */
+int runner_start_classes(runner *r, unsigned users, double spawn_rate, char **subset,
+                         size_t nsubset, char *err, size_t errlen);
+
 /* Stops the test (a no-op unless spawning or running). The state goes to cleanup, then
  * to stopped when the last user has finished (hook test_stop). */
 void runner_stop(runner *r);

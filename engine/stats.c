@@ -600,6 +600,14 @@ uint64_t stats_percentile_us(const stats_entry *e, double p)
     return clamp(e, hist_percentile(&e->hist, p));
 }
 
+void stats_percentiles_us(const stats_entry *e, const double *ps, int n, uint64_t *out)
+{
+    hist_percentiles(&e->hist, ps, n, out);
+    if (e->hist.count)
+        for (int i = 0; i < n; i++)
+            out[i] = clamp(e, out[i]);
+}
+
 uint64_t stats_median_us(const stats_entry *e)
 {
     if (e->hist.count == 0)

@@ -145,6 +145,8 @@ double stats_current_fail_per_sec(stats *s, const stats_entry *e, double now);
 /* Whole-run percentile / median in microseconds, clamped to [min, max]; 0 when empty. */
 uint64_t stats_percentile_us(const stats_entry *e, double p);
 uint64_t stats_median_us(const stats_entry *e);
+/* Several whole-run percentiles at once (ps ascending), clamped like the above. */
+void stats_percentiles_us(const stats_entry *e, const double *ps, int n, uint64_t *out);
 /* Percentile over about the last STATS_WINDOW seconds (Locust's current percentile).
  * Returns false when there is no snapshot to measure from (Locust's None). */
 bool stats_current_percentile_us(const stats_entry *e, double now, double p, uint64_t *out);

@@ -10,11 +10,14 @@
 #include "console.h"
 #include "coro.h"
 #include "csv.h"
+#include "history.h"
 #include "http.h"
 #include "log.h"
+#include "report.h"
 #include "runner.h"
 #include "sbuf.h"
 #include "stats.h"
+#include "web.h"
 #include "xalloc.h"
 
 #define LOGGER "cicada.main"
@@ -24,16 +27,19 @@ struct app {
     scenario *sc;
     struct ev_loop *loop;
     stats *stats;
+    history *history;
     http *http;
     runner *runner;
     csv_writer *csv;
-    ev_periodic tick;       /* every whole second: snapshots, CSV rows */
+    web *web;
+    char *host;             /* a host set from the web form, else NULL (owned) */
+    ev_periodic tick;       /* every whole second: snapshots, history, CSV rows */
     ev_timer printer;       /* the periodic console table */
+    ev_timer autoquit;      /* --autoquit after the test ends */
     ev_signal sigint, sigterm;
     int name_width;
     int signals;            /* interrupts received */
     bool quitting;          /* end the process once the test has stopped */
-    bool forced;            /* a second interrupt: users were abandoned */
 };
 
 #define APP_OF(ptr, field) ((app *)((char *)(ptr) - offsetof(app, field)))
@@ -42,6 +48,11 @@ static void print_out(const sbuf *b)
 {
     fputs(sbuf_str(b), stderr);
     fflush(stderr);
+}
+
+static bool web_mode(const app *a)
+{
+    return !a->o->headless;
 }
 
 /* Ends the process after the test stops (now, if nothing runs). */
@@ -55,18 +66,52 @@ static void app_quit(app *a)
         ev_break(a->loop, EVBREAK_ALL);
 }
 
+static const char *current_host(void *data)
+{
+    app *a = data;
+    return scenario_host(a->sc, a->host ? a->host : a->o->host);
+}
+
+/* ---- hooks -------------------------------------------------------------------------- */
+
+static void on_test_start(void *data)
+{
+    app *a = data;
+    history_clear(a->history);
+}
+
 static void on_test_stop(void *data)
 {
     app *a = data;
-    if (a->quitting)
+    if (a->quitting) {
         ev_break(a->loop, EVBREAK_ALL);
+        return;
+    }
+    if (a->o->autostart && a->o->autoquit >= 0) {
+        log_info(LOGGER, "Test stopped: quitting in %d seconds (--autoquit)", a->o->autoquit);
+        ev_timer_set(&a->autoquit, a->o->autoquit, 0.);
+        ev_timer_start(a->loop, &a->autoquit);
+    }
 }
 
 static void on_run_time(void *data)
 {
     app *a = data;
+    if (web_mode(a)) {
+        /* The dashboard stays up: a test ends, the process does not. */
+        log_info(LOGGER, "--run-time limit reached, stopping test");
+        runner_stop(a->runner);
+        return;
+    }
     log_info(LOGGER, "--run-time limit reached, shutting down");
     app_quit(a);
+}
+
+static void on_autoquit(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    app_quit(APP_OF(w, autoquit));
 }
 
 static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
@@ -76,14 +121,10 @@ static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
     if (++a->signals > 1) {
         /* A second interrupt does not wait for users to finish. */
         log_info(LOGGER, "Second interrupt: stopping at once");
-        a->forced = true;
         ev_break(loop, EVBREAK_ALL);
         return;
     }
-    if (w->signum == SIGTERM)
-        log_info(LOGGER, "Got SIGTERM signal");
-    else
-        log_info(LOGGER, "Got SIGINT signal");
+    log_info(LOGGER, "Got %s signal", w->signum == SIGTERM ? "SIGTERM" : "SIGINT");
     app_quit(a);
 }
 
@@ -93,6 +134,9 @@ static void on_tick(struct ev_loop *loop, ev_periodic *w, int revents)
     app *a = APP_OF(w, tick);
     double now = ev_now(loop);
     stats_tick(a->stats, now);
+    int st = runner_state(a->runner);
+    if (st != RUNNER_READY && st != RUNNER_STOPPED)
+        history_sample(a->history, a->stats, now, runner_user_count(a->runner));
     if (a->csv)
         csv_writer_tick(a->csv, a->stats, now, runner_user_count(a->runner));
 }
@@ -122,6 +166,67 @@ static void on_key(void *data, int delta)
         log_warning(LOGGER, "%s", err);
 }
 
+/* ---- the web UI's actions ----------------------------------------------------------- */
+
+static int web_swarm(void *data, unsigned users, double rate, const char *host,
+                     long run_time, char **classes, char *err, size_t errlen)
+{
+    app *a = data;
+    int st = runner_state(a->runner);
+    bool fresh = st == RUNNER_READY || st == RUNNER_STOPPED;
+    if (host) {
+        if (scenario_resolve(a->sc, host, err, errlen))
+            return -1;
+        free(a->host);
+        a->host = xstrdup(host);
+    }
+    if (fresh) {
+        ev_timer_stop(a->loop, &a->autoquit);
+        runner_set_run_time(a->runner, (double)run_time);
+    }
+    size_t n = 0;
+    while (classes && classes[n])
+        n++;
+    return runner_start_classes(a->runner, users, rate, classes, n, err, errlen);
+}
+
+static void web_stop_test(void *data)
+{
+    app *a = data;
+    runner_stop(a->runner);
+}
+
+static void web_reset(void *data)
+{
+    app *a = data;
+    log_info(LOGGER, "Resetting stats");
+    stats_reset(a->stats, ev_now(a->loop), true);
+    history_clear(a->history);
+}
+
+static report_input report_of(app *a, bool download)
+{
+    return (report_input){
+        .stats = a->stats,
+        .history = a->history,
+        .scenario = a->sc,
+        .runner = a->runner,
+        .host = current_host(a),
+        .planned_users = a->o->set_num_users ? (unsigned)a->o->num_users : 0,
+        .show_download_link = !download && web_mode(a),
+        .now = ev_now(a->loop),
+    };
+}
+
+static void web_report(void *data, void *out, bool download)
+{
+    app *a = data;
+    report_input in = report_of(a, download);
+    report_render(out, &in);
+}
+
+/* ---- set-up ------------------------------------------------------------------------- */
+
 /* Each user holds a socket (two while reconnecting); Locust raises the limit too. */
 static void raise_fd_limit(unsigned users)
 {
@@ -140,10 +245,48 @@ static void raise_fd_limit(unsigned users)
                     users, (unsigned long long)rl.rlim_cur, (unsigned long long)rl.rlim_max);
 }
 
+static int start_web(app *a, char *err, size_t errlen)
+{
+    struct options *o = a->o;
+    web_env env = {
+        .loop = a->loop,
+        .stats = a->stats,
+        .runner = a->runner,
+        .history = a->history,
+        .scenario = a->sc,
+        .host = o->web_host,
+        .port = o->web_port,
+        .auth = o->web_auth,
+        .tls_cert = o->tls_cert,
+        .tls_key = o->tls_key,
+        .web_root = o->web_root,
+        .history_csv = a->csv && o->stats_history_enabled ? csv_writer_history_path(a->csv)
+                                                          : NULL,
+        .num_users = o->set_num_users ? o->num_users : -1,
+        .spawn_rate = o->set_spawn_rate ? o->spawn_rate : -1,
+        .run_time = o->run_time,
+        .class_picker = o->class_picker,
+        .app = a,
+        .swarm = web_swarm,
+        .stop = web_stop_test,
+        .reset = web_reset,
+        .current_host = current_host,
+        .report = web_report,
+    };
+    a->web = web_start(&env, err, errlen);
+    return a->web ? 0 : -1;
+}
+
 app *app_new(struct options *o, scenario *sc, char *err, size_t errlen, int *exit_code)
 {
     *exit_code = 1;
-    if (scenario_resolve(sc, o->host, err, errlen))
+    /* Without a host the dashboard can still ask for one; a headless run cannot. */
+    if (scenario_resolve(sc, o->host, err, errlen)) {
+        if (o->headless || o->autostart)
+            return NULL;
+        log_warning(LOGGER, "%s; enter a host in the dashboard's form", err);
+    }
+    if (o->html_file && report_check_path(o->html_file, err, errlen))
         return NULL;
     app *a = xcalloc(1, sizeof *a);
     a->o = o;
@@ -158,27 +301,32 @@ app *app_new(struct options *o, scenario *sc, char *err, size_t errlen, int *exi
         }
     }
     a->stats = stats_new((size_t)o->max_names, o->stats_history_enabled, ev_time());
+    a->history = history_new();
     a->http = http_new(a->loop);
     runner_config cfg = {
         .stop_timeout = o->stop_timeout,
         .reset_stats = o->reset_stats,
-        .run_time = o->run_time,
+        /* The web UI's tests get their run time from the form. */
+        .run_time = web_mode(a) && !o->autostart ? 0 : o->run_time,
         .node = "local",
     };
     runner_hooks hooks = {
         .data = a,
+        .test_start = on_test_start,
         .test_stop = on_test_stop,
         .run_time_reached = on_run_time,
     };
     a->runner = runner_new(a->loop, a->http, a->stats, sc->run, sc->nrun, &cfg, &hooks, err,
                            errlen);
-    if (!a->runner) {
+    if (!a->runner || (web_mode(a) && start_web(a, err, errlen))) {
         app_finish(a);
         *exit_code = 1;
         return NULL;
     }
     ev_periodic_init(&a->tick, on_tick, 0., 1., NULL);
     ev_periodic_start(a->loop, &a->tick);
+    ev_init(&a->printer, on_print);
+    ev_init(&a->autoquit, on_autoquit);
     ev_signal_init(&a->sigint, on_signal, SIGINT);
     ev_signal_start(a->loop, &a->sigint);
     ev_signal_init(&a->sigterm, on_signal, SIGTERM);
@@ -194,18 +342,23 @@ void app_run(app *a)
     unsigned users = o->set_num_users ? (unsigned)o->num_users : 1;
     double rate = o->set_spawn_rate ? o->spawn_rate : 1;
     raise_fd_limit(users);
-    if (!o->only_summary) {
-        ev_timer_init(&a->printer, on_print, 2., 2.);
+    if (!o->only_summary && (o->print_stats || !web_mode(a))) {
+        ev_timer_set(&a->printer, 2., 2.);
         ev_timer_start(a->loop, &a->printer);
     }
-    if (!o->run_time)
-        log_info(LOGGER, "No run time limit set, use CTRL+C to interrupt");
-    char err[512];
-    if (runner_start(a->runner, users, rate, err, sizeof err)) {
-        log_error(LOGGER, "%s", err);
-        return;
+    if (!web_mode(a) || o->autostart) {
+        if (o->run_time)
+            log_info(LOGGER, "Run time limit set to %d seconds", o->run_time);
+        else
+            log_info(LOGGER, "No run time limit set, use CTRL+C to interrupt");
+        char err[512];
+        if (runner_start(a->runner, users, rate, err, sizeof err)) {
+            log_error(LOGGER, "%s", err);
+            return;
+        }
     }
-    console_keys_start(a->loop, on_key, a);
+    if (!web_mode(a))
+        console_keys_start(a->loop, on_key, a);
     ev_run(a->loop, 0);
 }
 
@@ -229,18 +382,30 @@ int app_finish(app *a)
         if (a->csv && csv_writer_close(a->csv, a->stats, now, runner_user_count(a->runner)))
             code = code ? code : 1;
         a->csv = NULL;
+        if (a->o->html_file) {
+            char err[512];
+            report_input in = report_of(a, true);
+            if (report_write(a->o->html_file, &in, err, sizeof err)) {
+                log_error(LOGGER, "%s", err);
+                code = code ? code : 1;
+            }
+        }
     }
     if (a->csv)
         csv_writer_close(a->csv, a->stats, ev_time(), 0);
+    web_stop(a->web);
     ev_periodic_stop(a->loop, &a->tick);
     ev_timer_stop(a->loop, &a->printer);
+    ev_timer_stop(a->loop, &a->autoquit);
     ev_signal_stop(a->loop, &a->sigint);
     ev_signal_stop(a->loop, &a->sigterm);
     runner_free(a->runner);
     http_free(a->http);
+    history_free(a->history);
     stats_free(a->stats);
     coro_pool_release();
     ev_loop_destroy(a->loop);
+    free(a->host);
     free(a);
     return code;
 }

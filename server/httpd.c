@@ -522,9 +522,10 @@ static int bound_port(int fd)
 static struct MHD_Daemon *start_mhd(struct httpd *srv, int fd, const struct httpd_config *cfg)
 {
     unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
-
+    bool tls = cfg->tls_cert_pem && cfg->tls_key_pem;
+    /* Without TLS the two options are passed as MHD_OPTION_END-terminated no-ops. */
     return MHD_start_daemon(
-        flags, 0, NULL, NULL, on_access, srv,
+        flags | (tls ? MHD_USE_TLS : 0), 0, NULL, NULL, on_access, srv,
         MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv,
         MHD_OPTION_LISTEN_SOCKET, fd,
         MHD_OPTION_CONNECTION_LIMIT,
@@ -532,6 +533,8 @@ static struct MHD_Daemon *start_mhd(struct httpd *srv, int fd, const struct http
         MHD_OPTION_CONNECTION_TIMEOUT, cfg->timeout ? cfg->timeout : HTTPD_DEFAULT_TIMEOUT,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
         MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv,
+        tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, cfg->tls_cert_pem,
+        MHD_OPTION_HTTPS_MEM_KEY, cfg->tls_key_pem,
         MHD_OPTION_END);
 }
 
@@ -554,9 +557,18 @@ struct httpd *httpd_start(struct ev_loop *loop, const struct httpd_config *cfg,
     srv->logger = xstrdup(cfg->logger ? cfg->logger : "cicada.httpd");
     srv->log_level = cfg->log_level ? cfg->log_level : LOG_DEBUG;
     srv->port = bound_port(fd);
+    if (cfg->tls_cert_pem && cfg->tls_key_pem && MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+        snprintf(err, errlen, "tls %s: this libmicrohttpd was built without TLS", where);
+        close(fd);
+        free(srv->logger);
+        free(srv);
+        return NULL;
+    }
     srv->mhd = start_mhd(srv, fd, cfg);
     if (!srv->mhd) {
-        snprintf(err, errlen, "start %s: libmicrohttpd refused to start", where);
+        snprintf(err, errlen, "%s %s: libmicrohttpd refused to start%s",
+                 cfg->tls_cert_pem ? "tls" : "start", where,
+                 cfg->tls_cert_pem ? " (is the certificate and key pair valid PEM?)" : "");
         close(fd);
         free(srv->logger);
         free(srv);

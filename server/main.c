@@ -55,11 +55,6 @@ static const char *unsupported(const struct options *o)
     if (o->master || o->worker || o->processes)
         return "distributed runs (--master, --worker, --processes) are not available in this "
                "build of cicada";
-    if (!o->headless)
-        return "the web dashboard is not available in this build of cicada: run with "
-               "--headless";
-    if (o->html_file)
-        return "--html: the HTML report is not available in this build of cicada";
     if (o->json)
         return "--json is not available in this build of cicada";
     return NULL;

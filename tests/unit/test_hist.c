@@ -497,9 +497,36 @@ static void test_foreach_visits_nonempty_in_order(void **state)
     hist_free(&small);
 }
 
+static const double stats_ps[11] = {0.5,   0.66, 0.75,  0.8,    0.9, 0.95,
+                                     0.98,  0.99, 0.999, 0.9999, 1.0};
+
+/* hist_percentiles gives the same values as one hist_percentile call per p. */
+static void test_percentiles_in_one_walk(void **state)
+{
+    (void)state;
+    hist h;
+    hist_init(&h);
+    uint64_t out[11];
+    hist_percentiles(&h, stats_ps, 11, out);
+    for (int i = 0; i < 11; i++)
+        assert_int_equal(out[i], 0);
+    uint64_t x = 88172645463325252ull;
+    for (int i = 0; i < 20000; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        hist_record(&h, 50 + x % 200000);
+    }
+    hist_percentiles(&h, stats_ps, 11, out);
+    for (int i = 0; i < 11; i++)
+        assert_int_equal(out[i], hist_percentile(&h, stats_ps[i]));
+    hist_free(&h);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_percentiles_in_one_walk),
         cmocka_unit_test(test_linear_range_is_exact),
         cmocka_unit_test(test_bucket_bounds_contiguous),
         cmocka_unit_test(test_relative_error_bound),

@@ -1,0 +1,30 @@
+/* The statistics as JSON, in Locust's shapes (docs/api.md): shared by the web API and the
+ * HTML report, so both show the same numbers. */
+#ifndef CICADA_STATSJSON_H
+#define CICADA_STATSJSON_H
+
+#include "json.h"
+#include "runner.h"
+#include "scenario.h"
+#include "stats.h"
+
+/* Most rows and errors /stats/requests lists, as Locust (the CSVs have everything). */
+#define STATSJSON_MAX_ROWS 500
+
+/* The whole /stats/requests object. runner may be NULL (then state "ready", 0 users). */
+void statsjson_requests(json_writer *w, stats *s, const runner *r, double now);
+
+/* One row of "stats" (also the report's rows). */
+void statsjson_row(json_writer *w, stats *s, const stats_entry *e, double now);
+
+/* The "errors" array. */
+void statsjson_errors(json_writer *w, stats *s);
+
+/* The "exceptions" array (the value of /exceptions' key). */
+void statsjson_exceptions(json_writer *w, stats *s);
+
+/* The /tasks object: ratios from the users running, or from the planned distribution of
+ * `planned` users when none run (0: Locust's default, the sum of the weights). */
+void statsjson_tasks(json_writer *w, const scenario *sc, const runner *r, unsigned planned);
+
+#endif
