@@ -105,13 +105,20 @@ test-deps: deps
 	$(call apt_install,$(DEB_TEST))
 
 # ---- main job: the demo --------------------------------------------------------------
+# The built-in demo target on 127.0.0.1:$(DEMO_PORT), and the dashboard on :$(WEB_PORT)
+# with examples/demo.json: open http://localhost:8089 and press Start. Ctrl-C ends both.
 DEMO_PORT ?= 8080
+WEB_PORT ?= 8089
 run: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)./cicada --demo-target 127.0.0.1:$(DEMO_PORT) & pid=$$!; \
 	trap 'kill $$pid 2>/dev/null' EXIT INT TERM; \
 	sleep 0.3; \
-	./cicada -f examples/demo.json --headless -u 50 -r 10 -t 30s --csv build/demo; \
+	echo ""; \
+	echo "  Open http://localhost:$(WEB_PORT) and press Start (Ctrl-C here to end)."; \
+	echo ""; \
+	./cicada -f examples/demo.json -H http://127.0.0.1:$(DEMO_PORT) \
+	    --web-host 127.0.0.1 -P $(WEB_PORT) -u 50 -r 10 --csv build/demo; \
 	rc=$$?; kill $$pid 2>/dev/null; wait $$pid 2>/dev/null; exit $$rc
 
 # ---- tests ----------------------------------------------------------------------------

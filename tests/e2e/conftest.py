@@ -282,3 +282,107 @@ def summary_table(text):
     tables = stats_tables(text[:head])
     assert tables, text
     return tables[-1]
+
+
+# ---- web dashboards ---------------------------------------------------------------------
+
+# Text a sanitizer prints when it finds a bug; a clean run never contains it.
+SANITIZER_MARKS = ("AddressSanitizer", "LeakSanitizer", "runtime error:")
+
+
+class Dashboard:
+    """A cicada (or Locust) process in web mode, reachable at `base` (http(s)://127.0.0.1:P).
+
+    get()/post() are requests' functions bound to the base URL, with a timeout and, for
+    TLS, no certificate check; every request opens its own connection."""
+
+    def __init__(self, proc, port, scheme="http"):
+        self.proc, self.port, self.scheme = proc, port, scheme
+        self.base = f"{scheme}://127.0.0.1:{port}"
+
+    def request(self, method, path, **kw):
+        import requests
+        kw.setdefault("timeout", 10)
+        if self.scheme == "https":
+            kw.setdefault("verify", False)
+        return requests.request(method, self.base + path, **kw)
+
+    def get(self, path, **kw):
+        return self.request("GET", path, **kw)
+
+    def post(self, path, **kw):
+        return self.request("POST", path, **kw)
+
+    def stats(self, **kw):
+        """GET /stats/requests as a dict (asserts a 200)."""
+        r = self.get("/stats/requests", **kw)
+        assert r.status_code == 200, (r.status_code, r.text)
+        return r.json()
+
+    def wait_for(self, pred, timeout, what):
+        """Polls /stats/requests until pred(doc) is true; returns that doc (fails on
+        timeout or when the process has exited)."""
+        end = time.monotonic() + timeout
+        doc = None
+        while True:
+            assert self.proc.p.poll() is None, f"exited while waiting for {what}:\n" + \
+                self.proc.err_text()[-3000:]
+            doc = self.stats()
+            if pred(doc):
+                return doc
+            if time.monotonic() > end:
+                pytest.fail(f"no {what} within {timeout} s; last /stats/requests: {doc}")
+            time.sleep(0.1)
+
+    def wait_state(self, state, timeout=SLACK):
+        return self.wait_for(lambda d: d["state"] == state, timeout, f"state {state!r}")
+
+    def stop_process(self, timeout=SLACK):
+        """SIGTERM, then waits for the exit; returns the Result."""
+        self.proc.signal(signal.SIGTERM)
+        return self.proc.wait(timeout)
+
+
+def _wait_listening(proc, port, marker, timeout):
+    """Waits until proc logged `marker` and accepts connections on port. Returns True when
+    ready, False when the process exited (e.g. the port was taken meanwhile)."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if proc.p.poll() is not None:
+            return False
+        if marker is None or marker in proc.err_text():
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    return True
+            except OSError:
+                pass
+        time.sleep(0.05)
+    pytest.fail(f"{proc.args!r} did not listen on {port} within {timeout} s:\n"
+                f"{proc.err_text()[-3000:]}")
+
+
+def start_dashboard(c, *args, exe=None, scheme="http", env=None, timeout=SLACK):
+    """Starts cicada (or Locust, with exe=LOCUST) in web mode on a free port of 127.0.0.1
+    in Cicada c's work directory, waits until it listens, returns a Dashboard. Another
+    process taking the port between the choice and the bind gets a retry on a new port."""
+    for _ in range(3):
+        port = free_port()
+        if exe == LOCUST:
+            web = ["--web-host", "127.0.0.1", "--web-port", port]
+            marker = None
+        else:
+            web = ["--web-host", "127.0.0.1", "-P", port]
+            marker = f"Starting web interface at {scheme}://127.0.0.1:{port}"
+        proc = c.start(*args, *web, exe=exe, env=env)
+        if _wait_listening(proc, port, marker, timeout):
+            return Dashboard(proc, port, scheme)
+        if "Address already in use" not in proc.err_text():
+            pytest.fail(f"{proc.args!r} exited at start:\n{proc.err_text()[-3000:]}")
+    pytest.fail("no free port for the dashboard after 3 tries")
+
+
+def assert_clean_exit(result, codes=(0, 1)):
+    """A dashboard process ended by SIGTERM: an expected code and no sanitizer report."""
+    assert result.rc in codes, result
+    for mark in SANITIZER_MARKS:
+        assert mark not in result.err, result

@@ -537,9 +537,6 @@
         exceptionsTable.render([]);
         workersTable.render([]);
         if (UI.chartsAvailable()) {
-            window.Chart.defaults.font.family =
-                'system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif';
-            window.Chart.defaults.color = '#4a5263';
             charts = new UI.HistoryCharts({
                 rps: $('chart-rps'), rt: $('chart-response-times'),
                 users: $('chart-users'), perName: $('chart-per-name')

@@ -265,14 +265,26 @@
         axis.ticks = ticks;
     }
 
-    /* Draws a dashed "Run #n" line where each test starts once there is more than one. */
+    /* Draws a dashed "Run #n" line where each test starts once there is more than one,
+     * and "No data yet" on an empty chart. */
     var runMarkers = {
         id: 'cicadaRunMarkers',
         afterDatasetsDraw: function (chart) {
+            var x = chart.scales.x, area = chart.chartArea, ctx = chart.ctx;
+            var empty = chart.data.datasets.every(function (d) { return !d.data.length; });
+            if (empty) {
+                ctx.save();
+                ctx.fillStyle = '#8a94a6';
+                ctx.font = '13px system-ui, sans-serif';
+                ctx.textAlign = 'center';
+                ctx.fillText('No data yet', (area.left + area.right) / 2,
+                             (area.top + area.bottom) / 2);
+                ctx.restore();
+                return;
+            }
             var starts = chart.$cicadaRuns;
             if (!starts || starts.length < 2)
                 return;
-            var x = chart.scales.x, area = chart.chartArea, ctx = chart.ctx;
             ctx.save();
             ctx.strokeStyle = '#8a94a6';
             ctx.fillStyle = '#5b6475';
@@ -322,7 +334,7 @@
                 parsing: false,
                 normalized: true,
                 interaction: {mode: opts.mode || 'index', axis: 'x', intersect: false},
-                layout: {padding: {top: 4, right: 8}},
+                layout: {padding: {top: 4}},
                 plugins: {
                     legend: {
                         position: opts.legendPosition || 'top',
@@ -377,6 +389,9 @@
      * stopped, or the page was closed) breaks the lines with a null point and starts a new
      * "Run #n". */
     function HistoryCharts(canvases) {
+        window.Chart.defaults.font.family =
+            'system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif';
+        window.Chart.defaults.color = '#4a5263';
         this.runs = [];
         this.main = {
             rps: lineChart(canvases.rps, [
@@ -409,14 +424,21 @@
         });
         this.perName.data.datasets.length = 0;
         this.byName.clear();
+        /* An empty chart still shows the last minute rather than the epoch. */
+        var now = Math.floor(Date.now() / 1000);
+        this.all().forEach(function (c) {
+            c.options.scales.x.min = now - 60;
+            c.options.scales.x.max = now;
+        });
         this.dirty = true;
     };
 
     HistoryCharts.prototype.nameSet = function (name) {
         var d = this.byName.get(name);
         if (!d) {
-            /* Sparse names (a rare request) would be lone dots: join points up to 10 s
-             * apart, while a longer break still shows as a gap. */
+            /* Sparse names (a rare request) would be lone dots: add() leaves out empty
+             * intervals and Chart.js joins points up to 10 s apart; a longer hole, or the
+             * null point add() puts between runs, still breaks the line. */
             d = dataset(name, nameColor(this.byName.size), {spanGaps: 10, pointRadius: 1.2});
             this.byName.set(name, d);
             this.perName.data.datasets.push(d);
@@ -465,9 +487,12 @@
             rt[0].data.push({x: t, y: val(p[i50])});
             rt[1].data.push({x: t, y: val(p[i95])});
             users[0].data.push({x: t, y: val(p[iU])});
+            /* A name without requests in this interval gets no point (not a null one),
+             * so its line joins over short holes; see nameSet. */
             for (var k = 0; k < sets.length; k++) {
-                var s = series[k];
-                sets[k].data.push({x: t, y: Array.isArray(s) ? val(s[j]) : null});
+                var v = Array.isArray(series[k]) ? val(series[k][j]) : null;
+                if (v !== null)
+                    sets[k].data.push({x: t, y: v});
             }
             if (this.first === null)
                 this.first = t;

@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# The dashboard issue's floors, measured (not asserted):
+#   1. GET /stats/requests answers in under 5 ms with 1,000 distinct names while 10,000
+#      users run (0.5-1.5 s think time);
+#   2. polling the dashboard every second lowers requests/s by less than 5% (100 users,
+#      no think time: the generator is CPU-bound there, so any cost shows).
+# nginx runs on core 0, cicada on core 1. Usage: bench/web_floors.sh [seconds]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+secs=${1:-30}
+bin=$PWD/cicada
+port=18432
+web=18433
+dir=$(mktemp -d /tmp/cicada-webfloors.XXXXXX)
+mkdir -p "$dir/www" "$dir/tmp"
+head -c 100 /dev/zero | tr '\0' 'a' > "$dir/www/small"
+sed -e "s|@DIR@|$dir|g" -e "s|@PORT@|$port|g" bench/nginx.conf > "$dir/nginx.conf"
+ulimit -n 200000 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+taskset -c 0 nginx -c "$dir/nginx.conf" &
+ngx=$!
+pids=()
+trap 'kill $ngx "${pids[@]}" 2>/dev/null; wait 2>/dev/null; rm -rf "$dir"' EXIT
+sleep 0.5
+
+/usr/bin/python3 - "$dir/names.json" "$port" <<'PY'
+import json, sys
+tasks = [{"request": f"GET /small?item={i}"} for i in range(1000)]
+json.dump({"host": f"http://127.0.0.1:{sys.argv[2]}", "users": [
+    {"name": "U", "wait_time": {"between": [0.5, 1.5]}, "tasks": tasks}]}, open(sys.argv[1], "w"))
+PY
+cat > "$dir/nothink.json" <<JSON
+{"host": "http://127.0.0.1:$port", "users": [{"name": "U", "tasks": [{"request": "GET /small"}]}]}
+JSON
+
+echo "== /stats/requests latency: 1,000 names, 10,000 users =="
+taskset -c 1 "$bin" -f "$dir/names.json" --web-host 127.0.0.1 -P $web --autostart \
+    -u 10000 -r 2000 -t 50s --autoquit 0 >/dev/null 2>"$dir/names.log" &
+pids+=($!)
+sleep 12
+# Each call a little more than a second apart, so none is served from the 1 s cache.
+for i in $(seq 20); do
+    curl -s -o /dev/null -w "%{time_total}\n" "http://127.0.0.1:$web/stats/requests" || true
+    sleep 1.1
+done > "$dir/latency.txt"
+names=$(curl -s "http://127.0.0.1:$web/stats/requests" | /usr/bin/python3 -c \
+    'import json,sys; d=json.load(sys.stdin); print(len(d["stats"]) - 1, d["user_count"], round(d["current_rps"]))')
+wait "${pids[-1]}" || true
+/usr/bin/python3 - "$dir/latency.txt" "$names" <<'PY'
+import statistics, sys
+t = sorted(float(x) * 1000 for x in open(sys.argv[1]))
+rows, users, rps = sys.argv[2].split()
+print(f"rows={rows} (capped at 500, as Locust) users={users} current_rps={rps}")
+print(f"/stats/requests: median {statistics.median(t):.2f} ms, max {t[-1]:.2f} ms over {len(t)} calls")
+PY
+
+echo "== 100 users, no think time: requests/s without and with polling every second =="
+rate() { # polling(0|1): prints the steady requests/s from the history CSV
+    taskset -c 1 "$bin" -f "$dir/nothink.json" --web-host 127.0.0.1 -P $web --autostart \
+        -u 100 -r 100 -t "${secs}s" --autoquit 0 --csv "$dir/p$1" >/dev/null 2>&1 &
+    local pid=$!
+    if [ "$1" = 1 ]; then
+        while kill -0 $pid 2>/dev/null; do
+            curl -s -o /dev/null "http://127.0.0.1:$web/stats/requests" || true
+            curl -s -o /dev/null "http://127.0.0.1:$web/stats/history?since=0" || true
+            sleep 1
+        done
+    fi
+    wait $pid || true
+    /usr/bin/python3 - "$dir/p$1_stats_history.csv" <<'PY'
+import csv, sys
+rows = [r for r in csv.DictReader(open(sys.argv[1])) if r["Name"] == "Aggregated" and r["User Count"] == "100"][3:]
+print((int(rows[-1]["Total Request Count"]) - int(rows[0]["Total Request Count"])) /
+      (int(rows[-1]["Timestamp"]) - int(rows[0]["Timestamp"])))
+PY
+}
+a=(); b=()
+for i in 1 2 3; do a+=("$(rate 0)"); b+=("$(rate 1)"); done
+/usr/bin/python3 - "${a[*]}" "${b[*]}" <<'PY'
+import statistics, sys
+a = [float(x) for x in sys.argv[1].split()]
+b = [float(x) for x in sys.argv[2].split()]
+ma, mb = statistics.median(a), statistics.median(b)
+print(f"without polling: {', '.join(f'{x:.0f}' for x in a)} req/s (median {ma:.0f})")
+print(f"with polling:    {', '.join(f'{x:.0f}' for x in b)} req/s (median {mb:.0f})")
+print(f"change: {100 * (mb - ma) / ma:+.1f}%")
+PY
