@@ -13,11 +13,17 @@
  *   dialog      #swarm-dialog holding #swarm-form, one form for both uses: title #swarm-title
  *               ("Start new load test" / "Edit running load test"); fields named as the API:
  *               user_count, spawn_rate, host, run_time, user_classes (multi-select, only with
- *               --class-picker); submit #start-swarm (new test) or #update-swarm (edit; only
+ *               --class-picker), ids #user_count, #spawn_rate, #host-input, #run_time,
+ *               #user_classes; submit #start-swarm (new test) or #update-swarm (edit; only
  *               user_count and spawn_rate are sent); #swarm-error shows the server's message
- *               on failure; #swarm-close closes it (so does Escape)
+ *               on failure; #swarm-close closes it (so does Escape). The dialog is not
+ *               modal, and it opens by itself when the page loads in state "ready"
+ *               (#new-test still works then)
  *   tabs        buttons [data-tab="stats|charts|failures|exceptions|ratio|download|workers|
- *               logs"], panels #tab-<name> (the workers tab exists only when distributed)
+ *               logs"] (also #tab-button-<name>, aria-selected="true" when shown), panels
+ *               #tab-<name>; the workers tab shows only when distributed; the URL fragment
+ *               (#charts ...) keeps the tab over a reload; #failures-count and
+ *               #exceptions-count are the badges on their tabs
  *   tables      #stats-table, #failures-table, #exceptions-table, #workers-table; click a
  *               header (th[data-sortkey]) to sort; the Aggregated row has class "total"
  *   charts      canvases #chart-rps, #chart-response-times, #chart-users, #chart-per-name
@@ -459,10 +465,8 @@
             }
             state.target = {user_count: Number(values.user_count),
                             spawn_rate: Number(values.spawn_rate)};
-            if (!edit) {
+            if (!edit)
                 state.startValues = values;
-                showTab('stats');
-            }
             closeDialog();
             statsPoller.kick();
             historyPoller.kick();

@@ -250,9 +250,11 @@
         var min = axis.min, max = axis.max, span = max - min;
         if (!(span > 0))
             return;
+        /* About 75 px per "HH:MM:SS" label, at most 7. */
+        var most = Math.max(2, Math.min(7, Math.floor((axis.maxWidth || axis.width || 600) / 75)));
         var step = TICK_STEPS[TICK_STEPS.length - 1];
         for (var i = 0; i < TICK_STEPS.length; i++) {
-            if (span / TICK_STEPS[i] <= 7) {
+            if (span / TICK_STEPS[i] <= most) {
                 step = TICK_STEPS[i];
                 break;
             }
@@ -439,7 +441,7 @@
             /* Sparse names (a rare request) would be lone dots: add() leaves out empty
              * intervals and Chart.js joins points up to 10 s apart; a longer hole, or the
              * null point add() puts between runs, still breaks the line. */
-            d = dataset(name, nameColor(this.byName.size), {spanGaps: 10, pointRadius: 1.2});
+            d = dataset(name, nameColor(this.byName.size), {spanGaps: 10});
             this.byName.set(name, d);
             this.perName.data.datasets.push(d);
         }
@@ -516,6 +518,12 @@
         if (!this.dirty)
             return;
         this.dirty = false;
+        /* Dots only on sparse names, whose points may stand alone: with 50 dense names
+         * over an hour, drawing every dot would cost seconds per redraw. */
+        var count = this.count;
+        this.perName.data.datasets.forEach(function (d) {
+            d.pointRadius = d.data.length * 5 < count ? 1.5 : 0;
+        });
         this.all().forEach(function (c) { c.update('none'); });
     };
     UI.HistoryCharts = HistoryCharts;
@@ -550,7 +558,8 @@
      * The HTML report. */
     function renderReport(data) {
         var $ = function (id) { return document.getElementById(id); };
-        var title = 'Test Report for ' + (data.locustfile || '');
+        var title = typeof data.title === 'string' && data.title ? data.title :
+            'Test Report for ' + (data.locustfile || '');
         document.title = title;
         $('report-title').textContent = title;
         $('report-start').textContent = UI.fmtDateTime(data.start_time);
@@ -591,6 +600,8 @@
                     keys.push(k);
             });
         });
+        if (!keys.length)
+            keys = ['0.5', '0.6', '0.7', '0.8', '0.9', '0.95', '0.99', '1.0'];
         keys.sort(function (a, b) { return parseFloat(a) - parseFloat(b); });
         var rtCols = [
             {key: 'method', label: 'Method', fmt: text('method')},
