@@ -128,6 +128,16 @@ static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
     app_quit(a);
 }
 
+/* After a test stops, the charts go on until the current rates have fallen to zero. */
+static bool history_settling(const history *h)
+{
+    size_t n = history_len(h);
+    if (n == 0)
+        return false;
+    const history_point *p = history_at(h, n - 1);
+    return p->rps > 0 || p->fps > 0 || p->users > 0;
+}
+
 static void on_tick(struct ev_loop *loop, ev_periodic *w, int revents)
 {
     (void)revents;
@@ -135,7 +145,7 @@ static void on_tick(struct ev_loop *loop, ev_periodic *w, int revents)
     double now = ev_now(loop);
     stats_tick(a->stats, now);
     int st = runner_state(a->runner);
-    if (st != RUNNER_READY && st != RUNNER_STOPPED)
+    if ((st != RUNNER_READY && st != RUNNER_STOPPED) || history_settling(a->history))
         history_sample(a->history, a->stats, now, runner_user_count(a->runner));
     if (a->csv)
         csv_writer_tick(a->csv, a->stats, now, runner_user_count(a->runner));

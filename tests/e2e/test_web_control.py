@@ -37,6 +37,13 @@ BAD_RATE = "spawn_rate must be a number > 0"
 BAD_RUN_TIME = "Valid run_time formats are : 20, 20s, 3m, 2h, 1h20m, 3h30m10s, etc."
 
 
+@pytest.fixture
+def target(make_target):
+    """A target of the test's own (overrides conftest's shared one): answers to requests
+    that an earlier test's users left in flight cannot reach it."""
+    return make_target()
+
+
 def agg(doc):
     row = doc["stats"][-1]
     assert (row["method"], row["name"]) == ("", "Aggregated"), doc
