@@ -19,14 +19,14 @@ VERSION  := $(shell git describe --tags --always --dirty 2>/dev/null || echo 0.1
 WARN     := -std=c11 -Wall -Wextra -Werror=implicit-function-declaration \
             -Werror=incompatible-pointer-types -Wshadow -Wno-missing-field-initializers
 CFLAGS   ?=
-CPPFLAGS += -D_GNU_SOURCE -Iengine -Iserver -I$(B)/gen -DCICADA_VERSION='"$(VERSION)"'
+CPPFLAGS += -D_GNU_SOURCE -Iengine -Iserver -I$(B)/gen
 ALLFLAGS  = $(WARN) $(OPT) $(CFLAGS) $(CPPFLAGS) -MMD -MP
 LIBS     := -lev -lcurl -lmicrohttpd -lzmq -lm
 TESTLIBS := -lcmocka
 
 ENGINE_SRC := $(sort $(wildcard engine/*.c))
 SERVER_SRC := $(sort $(wildcard server/*.c))
-ENGINE_OBJ := $(ENGINE_SRC:%.c=$(B)/%.o)
+ENGINE_OBJ := $(ENGINE_SRC:%.c=$(B)/%.o) $(B)/gen/version.o
 SERVER_OBJ := $(SERVER_SRC:%.c=$(B)/%.o)
 LIB        := $(B)/libcicada.a
 # server/ minus main.o, so unit tests can link the program's modules too.
@@ -47,7 +47,7 @@ ifeq ($(V),1)
 Q :=
 endif
 
-.PHONY: all run test unit e2e asan-test deps test-deps clean bench
+.PHONY: all run test unit e2e asan-test deps test-deps clean bench FORCE
 
 all: $(BIN)
 
@@ -67,6 +67,17 @@ $(B)/%.o: %.c Makefile
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
 	$(Q)$(CC) $(ALLFLAGS) -c -o $@ $<
+
+# Rewritten only when the version changes, so it is the one object that knows it.
+$(B)/gen/version.c: FORCE
+	@mkdir -p $(dir $@)
+	@echo 'const char cicada_version[] = "$(VERSION)";' > $@.new
+	@cmp -s $@.new $@ && rm $@.new || mv $@.new $@
+
+$(B)/gen/version.o: $(B)/gen/version.c
+	$(Q)$(CC) $(ALLFLAGS) -c -o $@ $<
+
+FORCE:
 
 $(B)/tools/embed: tools/embed.c Makefile
 	@mkdir -p $(dir $@)

@@ -6,11 +6,9 @@
 #include <string.h>
 
 #include "log.h"
+#include "version.h"
 #include "xalloc.h"
 
-#ifndef CICADA_VERSION
-#define CICADA_VERSION "0"
-#endif
 
 /* Clients are spread over several multi handles ("shards") of at most HTTP_SHARD_SIZE
  * clients each. libcurl 7.88 walks every connection of a multi handle's pool on each
@@ -37,6 +35,7 @@ struct sock {
 
 struct http {
     struct ev_loop *loop;
+    char user_agent[64];    /* "cicada/<version>" */
     http_shard **shards;
     size_t nshards;
     size_t open_hint;       /* a shard that may have room */
@@ -202,6 +201,7 @@ http *http_new(struct ev_loop *loop)
         xoom();
     http *h = xcalloc(1, sizeof *h);
     h->loop = loop;
+    snprintf(h->user_agent, sizeof h->user_agent, "cicada/%s", cicada_version);
     return h;
 }
 
@@ -260,6 +260,11 @@ void http_free(http *h)
         curl_global_cleanup();
 }
 
+static const char *h_user_agent(const http *h)
+{
+    return h->user_agent;
+}
+
 static void client_options(http_client *c)
 {
     CURL *e = c->easy;
@@ -268,7 +273,7 @@ static void client_options(http_client *c)
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, c);
     curl_easy_setopt(e, CURLOPT_COOKIEFILE, "");   /* in-memory cookie jar */
-    curl_easy_setopt(e, CURLOPT_USERAGENT, "cicada/" CICADA_VERSION);
+    curl_easy_setopt(e, CURLOPT_USERAGENT, h_user_agent(c->h));
     curl_easy_setopt(e, CURLOPT_MAXREDIRS, 30L);  /* python-requests' limit */
     curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
     curl_easy_setopt(e, CURLOPT_ADDRESS_SCOPE, (long)c->scope);

@@ -847,11 +847,11 @@ void json_write_string_flags(sbuf *b, const char *s, size_t len, unsigned flags)
     bool html = flags & JSON_W_HTML, ascii = flags & JSON_W_ASCII;
     sbuf_reserve(b, len + 2);
     sbuf_putc(b, '"');
-    const uchar *start = (const uchar *)s, *p = start, *end = len ? p + len : p;
+    const uchar *p = (const uchar *)s, *end = len ? p + len : p;
     while (p < end) {
         const uchar *run = p;
         while (p < end && *p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\' &&
-               !(html && *p == '/' && p > start && p[-1] == '<'))
+               !(html && (*p == '<' || *p == '>' || *p == '&')))
             p++;
         sbuf_add(b, run, (size_t)(p - run));
         if (p >= end)
@@ -888,7 +888,9 @@ void json_write_string_flags(sbuf *b, const char *s, size_t len, unsigned flags)
         switch (c) {
         case '"': sbuf_add(b, "\\\"", 2); break;
         case '\\': sbuf_add(b, "\\\\", 2); break;
-        case '/': sbuf_add(b, "\\/", 2); break;
+        case '<': put_u16(b, '<'); break;
+        case '>': put_u16(b, '>'); break;
+        case '&': put_u16(b, '&'); break;
         case '\b': sbuf_add(b, "\\b", 2); break;
         case '\f': sbuf_add(b, "\\f", 2); break;
         case '\n': sbuf_add(b, "\\n", 2); break;

@@ -114,13 +114,15 @@ const json_member *json_member_at(const json_value *obj, size_t i);
 const char *json_type_name(json_type type);
 
 /* Appends s (len bytes, may hold NULs) as a quoted JSON string. Escapes '"', '\\' and
- * control characters, and the '/' of "</" so the text can sit inside an HTML <script>.
+ * control characters, and <, > and & (as JSON_W_HTML) so the text can sit inside an HTML
+ * <script>.
  * Other UTF-8 passes through; each byte that is not valid UTF-8 becomes U+FFFD, so the
  * output is always valid JSON. */
 void json_write_string(sbuf *b, const char *s, size_t len);
 
 /* json_write_string_flags options. */
-#define JSON_W_HTML 1u   /* write "</" as "<\\/", so the text can sit in an HTML <script> */
+#define JSON_W_HTML 1u   /* write <, > and & as \\u003c ..., so the text can sit in an HTML
+                          * <script> whatever it holds ("</script>", "<!--") */
 #define JSON_W_ASCII 2u  /* escape non-ASCII as \\uXXXX, as Python's json.dumps does */
 
 /* json_write_string with a choice of escapes (flags: 0 or JSON_W_*). */

@@ -64,6 +64,7 @@ typedef struct pp {
     sbuf *out;
     int indent;
     int depth;
+    unsigned flags;
 } pp;
 
 static void nl(pp *p)
@@ -80,7 +81,7 @@ static void key(pp *p, const char *k, bool first)
     if (!first)
         sbuf_putc(p->out, ',');
     nl(p);
-    json_write_string_flags(p->out, k, strlen(k), JSON_W_ASCII); /* as json.dumps */
+    json_write_string_flags(p->out, k, strlen(k), p->flags);
     sbuf_puts(p->out, p->indent ? ": " : ":");
 }
 
@@ -132,9 +133,10 @@ static void tree(pp *p, uclass *const *classes, const unsigned *counts, int n, b
     sbuf_putc(p->out, '}');
 }
 
-void ratio_json(sbuf *out, uclass *const *classes, const unsigned *counts, int n, int indent)
+void ratio_json(sbuf *out, uclass *const *classes, const unsigned *counts, int n, int indent,
+                unsigned json_flags)
 {
-    pp p = {out, indent, 0};
+    pp p = {out, indent, 0, json_flags};
     sbuf_putc(out, '{');
     p.depth = 1;
     key(&p, "per_class", true);

@@ -3,6 +3,7 @@
 #ifndef CICADA_RATIO_H
 #define CICADA_RATIO_H
 
+#include "json.h"
 #include "sbuf.h"
 #include "user.h"
 
@@ -13,7 +14,9 @@
 void ratio_text(sbuf *out, uclass *const *classes, const unsigned *counts, int n);
 
 /* {"per_class": {...}, "total": {...}}; indent 4 like Python's json.dumps(indent=4), or
- * compact when indent is 0. */
-void ratio_json(sbuf *out, uclass *const *classes, const unsigned *counts, int n, int indent);
+ * compact when indent is 0. Names are escaped with json_flags (JSON_W_ASCII as Python
+ * does; add JSON_W_HTML for JSON that goes into a page). */
+void ratio_json(sbuf *out, uclass *const *classes, const unsigned *counts, int n, int indent,
+                unsigned json_flags);
 
 #endif

@@ -427,6 +427,15 @@ void runner_set_run_time(runner *r, double seconds)
     r->cfg.run_time = seconds;
 }
 
+void runner_arm_run_time(runner *r, double seconds)
+{
+    ev_timer_stop(r->loop, &r->run_timer);
+    if (seconds > 0) {
+        ev_timer_set(&r->run_timer, seconds, 0.);
+        ev_timer_start(r->loop, &r->run_timer);
+    }
+}
+
 int runner_state(const runner *r)
 {
     return r->state;

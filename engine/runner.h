@@ -86,6 +86,9 @@ void runner_stop(runner *r);
 void runner_set_stop_timeout(runner *r, double seconds);
 /* Changes the run time of the next test; 0 = none. */
 void runner_set_run_time(runner *r, double seconds);
+/* Ends the current test `seconds` from now (the run_time_reached hook fires then),
+ * replacing any earlier limit; 0 removes the limit. */
+void runner_arm_run_time(runner *r, double seconds);
 
 int runner_state(const runner *r);
 /* Users alive, stopping ones included (Locust's user_count). */

@@ -18,6 +18,7 @@
 #include "sbuf.h"
 #include "stats.h"
 #include "web.h"
+#include "version.h"
 #include "xalloc.h"
 
 #define LOGGER "cicada.main"
@@ -33,6 +34,7 @@ struct app {
     csv_writer *csv;
     web *web;
     char *host;             /* a host set from the web form, else NULL (owned) */
+    char *history_csv;      /* PREFIX_stats_history.csv with --csv-full-history (owned) */
     ev_periodic tick;       /* every whole second: snapshots, history, CSV rows */
     ev_timer printer;       /* the periodic console table */
     ev_timer autoquit;      /* --autoquit after the test ends */
@@ -192,12 +194,18 @@ static int web_swarm(void *data, unsigned users, double rate, const char *host,
     }
     if (fresh) {
         ev_timer_stop(a->loop, &a->autoquit);
-        runner_set_run_time(a->runner, (double)run_time);
+        /* A test from the form runs as long as the form says, not as -t said. */
+        runner_set_run_time(a->runner, 0);
     }
     size_t n = 0;
     while (classes && classes[n])
         n++;
-    return runner_start_classes(a->runner, users, rate, classes, n, err, errlen);
+    if (runner_start_classes(a->runner, users, rate, classes, n, err, errlen))
+        return -1;
+    /* As Locust: a run_time, even with an edit, ends the test that long from now. */
+    if (run_time > 0)
+        runner_arm_run_time(a->runner, (double)run_time);
+    return 0;
 }
 
 static void web_stop_test(void *data)
@@ -270,8 +278,7 @@ static int start_web(app *a, char *err, size_t errlen)
         .tls_cert = o->tls_cert,
         .tls_key = o->tls_key,
         .web_root = o->web_root,
-        .history_csv = a->csv && o->stats_history_enabled ? csv_writer_history_path(a->csv)
-                                                          : NULL,
+        .history_csv = a->history_csv,
         .num_users = o->set_num_users ? o->num_users : -1,
         .spawn_rate = o->set_spawn_rate ? o->spawn_rate : -1,
         .run_time = o->run_time,
@@ -285,6 +292,28 @@ static int start_web(app *a, char *err, size_t errlen)
     };
     a->web = web_start(&env, err, errlen);
     return a->web ? 0 : -1;
+}
+
+/* Releases everything, writing nothing. */
+static void app_free(app *a)
+{
+    if (a->csv)
+        csv_writer_close(a->csv, a->stats, ev_time(), 0);
+    web_stop(a->web);
+    ev_periodic_stop(a->loop, &a->tick);
+    ev_timer_stop(a->loop, &a->printer);
+    ev_timer_stop(a->loop, &a->autoquit);
+    ev_signal_stop(a->loop, &a->sigint);
+    ev_signal_stop(a->loop, &a->sigterm);
+    runner_free(a->runner);
+    http_free(a->http);
+    history_free(a->history);
+    stats_free(a->stats);
+    coro_pool_release();
+    ev_loop_destroy(a->loop);
+    free(a->history_csv);
+    free(a->host);
+    free(a);
 }
 
 app *app_new(struct options *o, scenario *sc, char *err, size_t errlen, int *exit_code)
@@ -303,16 +332,19 @@ app *app_new(struct options *o, scenario *sc, char *err, size_t errlen, int *exi
     a->sc = sc;
     a->loop = ev_default_loop(EVFLAG_AUTO);
     a->name_width = console_name_width();
-    if (o->csv_prefix) {
-        a->csv = csv_writer_open(o->csv_prefix, o->stats_history_enabled, err, errlen);
-        if (!a->csv) {
-            free(a);
-            return NULL;
-        }
-    }
     a->stats = stats_new((size_t)o->max_names, o->stats_history_enabled, ev_time());
     a->history = history_new();
     a->http = http_new(a->loop);
+    ev_init(&a->tick, NULL);
+    ev_init(&a->printer, on_print);
+    ev_init(&a->autoquit, on_autoquit);
+    ev_init(&a->sigint, NULL);
+    ev_init(&a->sigterm, NULL);
+    if (o->csv_prefix && o->stats_history_enabled) {
+        sbuf p = SBUF_INIT;
+        sbuf_printf(&p, "%s_stats_history.csv", o->csv_prefix);
+        a->history_csv = sbuf_take(&p);
+    }
     runner_config cfg = {
         .stop_timeout = o->stop_timeout,
         .reset_stats = o->reset_stats,
@@ -328,15 +360,20 @@ app *app_new(struct options *o, scenario *sc, char *err, size_t errlen, int *exi
     };
     a->runner = runner_new(a->loop, a->http, a->stats, sc->run, sc->nrun, &cfg, &hooks, err,
                            errlen);
+    /* Everything that can refuse to start comes before any file is written. */
     if (!a->runner || (web_mode(a) && start_web(a, err, errlen))) {
-        app_finish(a);
-        *exit_code = 1;
+        app_free(a);
         return NULL;
+    }
+    if (o->csv_prefix) {
+        a->csv = csv_writer_open(o->csv_prefix, o->stats_history_enabled, err, errlen);
+        if (!a->csv) {
+            app_free(a);
+            return NULL;
+        }
     }
     ev_periodic_init(&a->tick, on_tick, 0., 1., NULL);
     ev_periodic_start(a->loop, &a->tick);
-    ev_init(&a->printer, on_print);
-    ev_init(&a->autoquit, on_autoquit);
     ev_signal_init(&a->sigint, on_signal, SIGINT);
     ev_signal_start(a->loop, &a->sigint);
     ev_signal_init(&a->sigterm, on_signal, SIGTERM);
@@ -348,7 +385,7 @@ app *app_new(struct options *o, scenario *sc, char *err, size_t errlen, int *exi
 void app_run(app *a)
 {
     struct options *o = a->o;
-    log_info(LOGGER, "Starting cicada %s", CICADA_VERSION);
+    log_info(LOGGER, "Starting cicada %s", cicada_version);
     unsigned users = o->set_num_users ? (unsigned)o->num_users : 1;
     double rate = o->set_spawn_rate ? o->spawn_rate : 1;
     raise_fd_limit(users);
@@ -375,47 +412,29 @@ void app_run(app *a)
 int app_finish(app *a)
 {
     console_keys_stop(a->loop);
-    int code = 0;
-    if (a->runner) {
-        size_t nexc;
-        stats_exceptions(a->stats, &nexc);
-        code = stats_error_count(a->stats) || nexc ? a->o->exit_code_on_error : 0;
-        log_info(LOGGER, "Shutting down (exit code %d)", code);
-        double now = ev_time();
-        stats_tick(a->stats, now);
-        sbuf b = SBUF_INIT;
-        console_stats_table(&b, a->stats, now, false, a->name_width);
-        console_percentiles(&b, a->stats, a->name_width);
-        console_error_report(&b, a->stats, a->name_width);
-        print_out(&b);
-        sbuf_free(&b);
-        if (a->csv && csv_writer_close(a->csv, a->stats, now, runner_user_count(a->runner)))
+    size_t nexc;
+    stats_exceptions(a->stats, &nexc);
+    int code = stats_error_count(a->stats) || nexc ? a->o->exit_code_on_error : 0;
+    log_info(LOGGER, "Shutting down (exit code %d)", code);
+    double now = ev_time();
+    stats_tick(a->stats, now);
+    sbuf b = SBUF_INIT;
+    console_stats_table(&b, a->stats, now, false, a->name_width);
+    console_percentiles(&b, a->stats, a->name_width);
+    console_error_report(&b, a->stats, a->name_width);
+    print_out(&b);
+    sbuf_free(&b);
+    if (a->csv && csv_writer_close(a->csv, a->stats, now, runner_user_count(a->runner)))
+        code = code ? code : 1;
+    a->csv = NULL;
+    if (a->o->html_file) {
+        char err[512];
+        report_input in = report_of(a, true);
+        if (report_write(a->o->html_file, &in, err, sizeof err)) {
+            log_error(LOGGER, "%s", err);
             code = code ? code : 1;
-        a->csv = NULL;
-        if (a->o->html_file) {
-            char err[512];
-            report_input in = report_of(a, true);
-            if (report_write(a->o->html_file, &in, err, sizeof err)) {
-                log_error(LOGGER, "%s", err);
-                code = code ? code : 1;
-            }
         }
     }
-    if (a->csv)
-        csv_writer_close(a->csv, a->stats, ev_time(), 0);
-    web_stop(a->web);
-    ev_periodic_stop(a->loop, &a->tick);
-    ev_timer_stop(a->loop, &a->printer);
-    ev_timer_stop(a->loop, &a->autoquit);
-    ev_signal_stop(a->loop, &a->sigint);
-    ev_signal_stop(a->loop, &a->sigterm);
-    runner_free(a->runner);
-    http_free(a->http);
-    history_free(a->history);
-    stats_free(a->stats);
-    coro_pool_release();
-    ev_loop_destroy(a->loop);
-    free(a->host);
-    free(a);
+    app_free(a);
     return code;
 }

@@ -48,6 +48,7 @@ struct httpd {
     ev_io io;                     /* MHD's epoll fd */
     ev_timer tick;                /* MHD_get_timeout */
     ev_prepare kick;              /* MHD_run before blocking, after a resume */
+    const char *const *error_headers; /* borrowed from the config */
     httpd_handler_fn handler;
     void *data;
     size_t max_body;
@@ -207,6 +208,8 @@ void httpd_respond(struct httpd_req *req, int status, const char *content_type,
 
 static void respond_error(struct httpd_req *req, int status, const char *json)
 {
+    for (const char *const *h = req->srv->error_headers; h && h[0] && h[1]; h += 2)
+        httpd_add_header(req, h[0], h[1]);
     httpd_respond(req, status, json_type, json, strlen(json), HTTPD_STATIC);
 }
 
@@ -261,17 +264,17 @@ static void dispatch(struct httpd_req *req)
 
     req->dispatched = true;
     if (req->too_large) {
-        respond_error(req, MHD_HTTP_CONTENT_TOO_LARGE, "{\"error\":\"request body too large\"}");
+        respond_error(req, MHD_HTTP_CONTENT_TOO_LARGE, "{\"success\":false,\"message\":\"request body too large\"}");
         return;
     }
     if (srv->stopping) {
-        respond_error(req, MHD_HTTP_SERVICE_UNAVAILABLE, "{\"error\":\"server shutting down\"}");
+        respond_error(req, MHD_HTTP_SERVICE_UNAVAILABLE, "{\"success\":false,\"message\":\"server shutting down\"}");
         return;
     }
     srv->handler(srv->data, req);
     if (!req->resp && !req->deferred) {
         log_error(srv->logger, "%s %s: the handler gave no response", req->method, req->path);
-        respond_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, "{\"error\":\"internal server error\"}");
+        respond_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, "{\"success\":false,\"message\":\"internal server error\"}");
     }
 }
 
@@ -553,6 +556,7 @@ struct httpd *httpd_start(struct ev_loop *loop, const struct httpd_config *cfg,
     srv->loop = loop;
     srv->handler = cfg->handler;
     srv->data = cfg->data;
+    srv->error_headers = cfg->error_headers;
     srv->max_body = cfg->max_body ? cfg->max_body : HTTPD_DEFAULT_MAX_BODY;
     srv->logger = xstrdup(cfg->logger ? cfg->logger : "cicada.httpd");
     srv->log_level = cfg->log_level ? cfg->log_level : LOG_DEBUG;
@@ -597,7 +601,7 @@ void httpd_stop(struct httpd *srv)
         if (!req->resp) {
             if (req->on_abort)
                 req->on_abort(req->abort_data, req);
-            respond_error(req, MHD_HTTP_SERVICE_UNAVAILABLE, "{\"error\":\"server shutting down\"}");
+            respond_error(req, MHD_HTTP_SERVICE_UNAVAILABLE, "{\"success\":false,\"message\":\"server shutting down\"}");
         }
         if (req->suspended)
             wake(req);

@@ -49,12 +49,15 @@ struct httpd_config {
     int log_level;               /* level of MHD's messages; 0: LOG_DEBUG, because nearly
                                   * all are about one client that hung up or misbehaved,
                                   * which a load test's target sees all the time */
+    const char *const *error_headers; /* name, value, ..., NULL: added to the answers the
+                                  * server gives itself (413, 500, 503), which are JSON
+                                  * {"success": false, "message": ...} like the API's */
     const char *tls_cert_pem;    /* both set: serve HTTPS with this certificate chain and */
     const char *tls_key_pem;     /* private key (PEM text, copied by MHD at start) */
 };
 
 /* Opens the listening socket and starts serving on loop. The config is copied (the host
- * string need not outlive the call). Returns NULL with one line in err, formatted
+ * string need not outlive the call; error_headers must live as long as the server). Returns NULL with one line in err, formatted
  * "<step> <address>: <reason>" where step is resolve, socket, bind, listen, tls or start,
  * for example "bind 127.0.0.1:8089: Address already in use". */
 struct httpd *httpd_start(struct ev_loop *loop, const struct httpd_config *cfg,

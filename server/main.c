@@ -7,12 +7,14 @@
 #include "app.h"
 #include "demo.h"
 #include "dispatch.h"
+#include "json.h"
 #include "log.h"
 #include "opt.h"
 #include "ratio.h"
 #include "rng.h"
 #include "sbuf.h"
 #include "scenario.h"
+#include "version.h"
 #include "xalloc.h"
 
 extern char **environ;
@@ -39,7 +41,7 @@ static int print_info(const struct options *o, const scenario *sc)
     if (o->show_task_ratio)
         ratio_text(&b, sc->run, counts, sc->nrun);
     else {
-        ratio_json(&b, sc->run, counts, sc->nrun, 4);
+        ratio_json(&b, sc->run, counts, sc->nrun, 4, JSON_W_ASCII);
         sbuf_putc(&b, '\n');
     }
     fputs(sbuf_str(&b), stdout);
@@ -77,7 +79,7 @@ int main(int argc, char **argv)
         return 0;
     }
     if (o.version) {
-        printf("cicada %s\n", CICADA_VERSION);
+        printf("cicada %s\n", cicada_version);
         opt_free(&o);
         return 0;
     }

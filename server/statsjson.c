@@ -183,7 +183,7 @@ void statsjson_tasks(json_writer *w, const scenario *sc, const runner *r, unsign
         free(dc);
     }
     sbuf b = SBUF_INIT;
-    ratio_json(&b, sc->run, counts, sc->nrun, 0);
+    ratio_json(&b, sc->run, counts, sc->nrun, 0, JSON_W_ASCII | JSON_W_HTML);
     json_put_raw(w, sbuf_str(&b), b.len);
     sbuf_free(&b);
     free(counts);

@@ -16,6 +16,7 @@
 #include "sbuf.h"
 #include "statsjson.h"
 #include "timespan.h"
+#include "version.h"
 #include "xalloc.h"
 
 #define LOGGER "cicada.web"
@@ -24,7 +25,7 @@
 struct web {
     web_env env;
     struct httpd *srv;
-    char *auth_header;          /* the whole expected "Basic ..." value */
+    char *auth_token;           /* base64 of "user:pass" */
     char *logs[WEB_LOG_LINES];  /* ring of recent log lines */
     size_t log_next, log_count;
     sbuf stats_cache;           /* /stats/requests, at most a second old */
@@ -203,7 +204,7 @@ static void on_index(web *w, struct httpd_req *req)
     json_writer_init(&j, &data);
     json_begin_object(&j);
     json_key(&j, "version");
-    json_put_string(&j, CICADA_VERSION);
+    json_put_string(&j, cicada_version);
     json_key(&j, "host");
     const char *host = w->env.current_host(w->env.app);
     if (host)
@@ -673,10 +674,17 @@ static bool foreign_origin(struct httpd_req *req)
 
 static bool authorized(web *w, struct httpd_req *req)
 {
-    if (!w->auth_header)
+    if (!w->auth_token)
         return true;
     const char *given = httpd_header(req, "Authorization");
-    return given && same_secret(given, w->auth_header);
+    /* The scheme name is case-insensitive (RFC 7235); the token is compared in constant
+     * time. */
+    if (!given || strncasecmp(given, "Basic ", 6) != 0)
+        return false;
+    given += 6;
+    while (*given == ' ')
+        given++;
+    return same_secret(given, w->auth_token);
 }
 
 static void handle(void *data, struct httpd_req *req)
@@ -759,7 +767,10 @@ web *web_start(const web_env *env, char *err, size_t errlen)
             return NULL;
         }
     }
+    static const char *const error_headers[] = {"Access-Control-Allow-Origin", "*",
+                                                "Cache-Control", "no-store", NULL};
     struct httpd_config cfg = {
+        .error_headers = error_headers,
         .host = env->host,
         .port = env->port,
         .handler = handle,
@@ -779,13 +790,8 @@ web *web_start(const web_env *env, char *err, size_t errlen)
         free(w);
         return NULL;
     }
-    if (env->auth) {
-        char *b64 = base64(env->auth);
-        sbuf h = SBUF_INIT;
-        sbuf_printf(&h, "Basic %s", b64);
-        w->auth_header = sbuf_take(&h);
-        free(b64);
-    }
+    if (env->auth)
+        w->auth_token = base64(env->auth);
     log_set_observer(on_log_line, w);
     const char *scheme = env->tls_cert ? "https" : "http";
     if (!env->host || !*env->host)
@@ -815,7 +821,7 @@ void web_stop(web *w)
     httpd_stop(w->srv);
     for (size_t i = 0; i < WEB_LOG_LINES; i++)
         free(w->logs[i]);
-    free(w->auth_header);
+    free(w->auth_token);
     sbuf_free(&w->stats_cache);
     free(w);
 }

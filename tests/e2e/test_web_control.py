@@ -149,8 +149,6 @@ def test_ready_spawning_running_stopped_and_new_test(cicada, target):
     assert_clean_exit(d.stop_process(), codes=(0,))
 
 
-@pytest.mark.xfail(strict=True, reason="cicada bug: run_time sent with an edit (/swarm "
-                   "while running) is echoed in the answer but never stops the test")
 def test_run_time_given_with_an_edit_stops_the_test(cicada, target):
     # Locust schedules a stop run_time seconds after any /swarm that carries one.
     cicada.write("s.json", SLOW)
@@ -203,6 +201,14 @@ def test_swarm_refuses_multipart_and_get(idle):
     r = idle.get("/no/such/path")
     assert r.status_code == 404
     assert r.json() == {"success": False, "message": "not found"}
+
+
+def test_oversized_body_gets_a_documented_error(idle):
+    r = idle.post("/swarm", data={"user_count": 1, "spawn_rate": 1, "pad": "x" * (1 << 20)})
+    assert r.status_code == 413
+    assert r.json()["success"] is False and r.json()["message"]
+    assert r.headers["Access-Control-Allow-Origin"] == "*"
+    assert r.headers["Cache-Control"] == "no-store"
 
 
 def test_bad_forms_started_nothing(idle):
@@ -313,6 +319,13 @@ def test_common_headers(idle):
         r = idle.get(path)
         assert r.headers["Access-Control-Allow-Origin"] == "*", path
         assert r.headers["Cache-Control"] == "no-store", path
+
+
+def test_static_files_carry_the_common_headers(idle):
+    # docs/api.md: static files are revalidated (no-cache), API answers never stored.
+    r = idle.get("/static/app.js")
+    assert r.headers["Access-Control-Allow-Origin"] == "*"
+    assert r.headers["Cache-Control"] == "no-cache"
 
 
 def test_idle_dashboard_exits_cleanly(idle):

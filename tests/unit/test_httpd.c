@@ -428,7 +428,7 @@ static void test_handler_without_response_is_500(void **state)
     log_set_observer(observe, NULL);
     get(s, "/silent", &r);
     assert_int_equal(r.status, 500);
-    assert_string_equal(sbuf_str(&r.body), "{\"error\":\"internal server error\"}");
+    assert_string_equal(sbuf_str(&r.body), "{\"success\":false,\"message\":\"internal server error\"}");
     reply_free(&r);
     server_halt(s);
     log_set_observer(NULL, NULL);
@@ -508,7 +508,7 @@ static void test_body_limit(void **state)
 
     perform(&(struct request){.url = url(s, "/echo"), .body = big, .len = 1025}, &r);
     assert_int_equal(r.status, 413);
-    assert_string_equal(sbuf_str(&r.body), "{\"error\":\"request body too large\"}");
+    assert_string_equal(sbuf_str(&r.body), "{\"success\":false,\"message\":\"request body too large\"}");
     reply_free(&r);
 
     /* With "Expect: 100-continue" the client learns it before sending the body. */
@@ -527,7 +527,7 @@ static void test_body_limit(void **state)
     perform(&(struct request){.url = url(s, "/echo"), .body = big, .len = 5000, .chunked = true},
             &r);
     assert_int_equal(r.status, 413);
-    assert_string_equal(sbuf_str(&r.body), "{\"error\":\"request body too large\"}");
+    assert_string_equal(sbuf_str(&r.body), "{\"success\":false,\"message\":\"request body too large\"}");
     reply_free(&r);
 
     perform(&(struct request){.url = url(s, "/echo"), .body = big, .len = 1000, .chunked = true},
@@ -783,13 +783,13 @@ static void check_stop_with_pending(const char *path, int want_aborts, long want
 static void test_stop_with_deferred(void **state)
 {
     (void)state;
-    check_stop_with_pending("/park", 3, 503, "{\"error\":\"server shutting down\"}");
+    check_stop_with_pending("/park", 3, 503, "{\"success\":false,\"message\":\"server shutting down\"}");
 }
 
 static void test_stop_with_deferred_without_abort_callback(void **state)
 {
     (void)state;
-    check_stop_with_pending("/park-quiet", 0, 503, "{\"error\":\"server shutting down\"}");
+    check_stop_with_pending("/park-quiet", 0, 503, "{\"success\":false,\"message\":\"server shutting down\"}");
 }
 
 static void test_stop_with_delayed(void **state)

@@ -541,7 +541,7 @@ static void test_write_string(void **state)
                              " \xff \xc3 \xed\xa0\x80 end";
     sbuf b = SBUF_INIT;
     json_write_string(&b, in, sizeof in - 1);
-    assert_string_equal(b.s, "\"a\\\"b\\\\c/d<\\/e\\b\\f\\n\\r\\t\\u0001\\u001f\x7f\\u0000z "
+    assert_string_equal(b.s, "\"a\\\"b\\\\c/d\\u003c/e\\b\\f\\n\\r\\t\\u0001\\u001f\x7f\\u0000z "
                              "\xc3\xa9 \xf0\x9f\x98\x80 \xef\xbf\xbd \xef\xbf\xbd "
                              "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd end\"");
     sbuf_reset(&b);
@@ -689,7 +689,11 @@ static void test_write_ascii_and_html(void **state)
     assert_string_equal(sbuf_str(&b), "\"a</b \\u00e9\\ud83d\\ude00\"");
     sbuf_reset(&b);
     json_write_string_flags(&b, in, sizeof in - 1, JSON_W_HTML | JSON_W_ASCII);
-    assert_string_equal(sbuf_str(&b), "\"a<\\/b \\u00e9\\ud83d\\ude00\"");
+    assert_string_equal(sbuf_str(&b), "\"a\\u003c/b \\u00e9\\ud83d\\ude00\"");
+    sbuf_reset(&b);
+    /* Nothing can end or comment out the <script> the JSON sits in. */
+    json_write_string_flags(&b, "<!--<script>&", 13, JSON_W_HTML);
+    assert_string_equal(sbuf_str(&b), "\"\\u003c!--\\u003cscript\\u003e\\u0026\"");
     sbuf_reset(&b);
     json_write_string_flags(&b, "\xff", 1, JSON_W_ASCII);
     assert_string_equal(sbuf_str(&b), "\"\\ufffd\"");

@@ -22,6 +22,7 @@
 
 #include <cmocka.h>
 
+#include "json.h"
 #include "ratio.h"
 #include "sbuf.h"
 
@@ -144,7 +145,7 @@ static void test_json_matches_locust(void **state)
 {
     (void)state;
     sbuf b = SBUF_INIT;
-    ratio_json(&b, classes, counts, 2, 4);
+    ratio_json(&b, classes, counts, 2, 4, JSON_W_ASCII);
     sbuf_putc(&b, '\n'); /* print() adds it; so does cicada's main */
     assert_string_equal(sbuf_str(&b), locust_json);
     sbuf_free(&b);
@@ -154,7 +155,7 @@ static void test_json_compact(void **state)
 {
     (void)state;
     sbuf b = SBUF_INIT;
-    ratio_json(&b, classes, counts, 2, 0);
+    ratio_json(&b, classes, counts, 2, 0, JSON_W_ASCII);
     assert_string_equal(sbuf_str(&b), compact_json);
     sbuf_free(&b);
 }
@@ -166,7 +167,7 @@ static void test_counts_not_weights(void **state)
     const unsigned c[] = {2, 1};
     uclass *const one[] = {&buyer, &browser};
     sbuf b = SBUF_INIT;
-    ratio_json(&b, one, c, 2, 0);
+    ratio_json(&b, one, c, 2, 0, JSON_W_ASCII);
     assert_string_equal(
         sbuf_str(&b),
         "{\"per_class\":{\"Buyer\":{\"ratio\":0.6666666666666666,\"tasks\":{\"shop\":{\"ratio\":"
@@ -189,11 +190,11 @@ static void test_no_users_and_no_tasks(void **state)
     uclass *const one[] = {&bare};
     const unsigned zero[] = {0};
     sbuf b = SBUF_INIT;
-    ratio_json(&b, one, zero, 1, 0);
+    ratio_json(&b, one, zero, 1, 0, JSON_W_ASCII);
     assert_string_equal(sbuf_str(&b), "{\"per_class\":{\"Bare\":{\"ratio\":0.0,\"tasks\":{}}},"
                                       "\"total\":{\"Bare\":{\"ratio\":0.0,\"tasks\":{}}}}");
     sbuf_reset(&b);
-    ratio_json(&b, one, zero, 1, 4);
+    ratio_json(&b, one, zero, 1, 4, JSON_W_ASCII);
     assert_string_equal(sbuf_str(&b), "{\n"
                                       "    \"per_class\": {\n"
                                       "        \"Bare\": {\n"
@@ -209,10 +210,10 @@ static void test_no_users_and_no_tasks(void **state)
                                       "    }\n"
                                       "}");
     sbuf_reset(&b);
-    ratio_json(&b, NULL, NULL, 0, 4);
+    ratio_json(&b, NULL, NULL, 0, 4, JSON_W_ASCII);
     assert_string_equal(sbuf_str(&b), "{\n    \"per_class\": {},\n    \"total\": {}\n}");
     sbuf_reset(&b);
-    ratio_json(&b, NULL, NULL, 0, 0);
+    ratio_json(&b, NULL, NULL, 0, 0, JSON_W_ASCII);
     assert_string_equal(sbuf_str(&b), "{\"per_class\":{},\"total\":{}}");
     sbuf_reset(&b);
     ratio_text(&b, one, zero, 1);

@@ -1,0 +1,569 @@
+// Real-browser test of cicada's web dashboard: Debian's chromium driven by playwright-core.
+//
+//   node tests/browser/dashboard.test.mjs   (env CICADA_BIN: the binary; default ./cicada)
+//
+// Starts its own demo target and dashboards on free loopback ports, drives the page as a
+// person would (start, watch, edit, download, reload, stop), checks that scenario strings
+// reach the page as text, saves two screenshots in build/screenshots/, and stops every
+// process it started with SIGINT, requiring exit code 0 (an ASan build's leak report makes
+// it non-zero). Prints one line per check and "N passed, N failed"; exits 1 on any failure.
+
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const REPO = path.resolve(HERE, '..', '..');
+// Default: ./cicada of this checkout (wherever the test is started from).
+const CICADA = process.env.CICADA_BIN ? path.resolve(process.env.CICADA_BIN) :
+    path.join(REPO, 'cicada');
+const DEMO_SCENARIO = path.join(REPO, 'examples', 'demo.json');
+const SHOTS = path.join(REPO, 'build', 'screenshots');
+
+// Generous: this machine has 2 noisy cores and ASan builds are 2-3 times slower.
+const WAIT_MS = 20000;
+const EXIT_MS = 20000;
+const WATCHDOG_MS = 150000;
+const POLL_MS = 100;
+
+const CSV_HEADER = 'Type,Name,Request Count,Failure Count,Median Response Time,' +
+    'Average Response Time,Min Response Time,Max Response Time,Average Content Size,' +
+    'Requests/s,Failures/s,50%,66%,75%,80%,90%,95%,98%,99%,99.9%,99.99%,100%';
+// Every request name examples/demo.json can produce.
+const DEMO_NAMES = new Set(['/api/products', '/api/products/[id]', '/api/search?q=lamp',
+                            '/api/login', '/api/logout', '/api/cart', '/api/checkout']);
+const EVIL_NAME = '<img src=x onerror=window.__pwned=1>';
+const EVIL_TASK = '<b>bold</b>';
+
+const work = fs.mkdtempSync(path.join(os.tmpdir(), 'cicada-browser-'));
+const home = path.join(work, 'home');
+fs.mkdirSync(home);
+
+/* ------------------------------------------------------------------------------------
+ * Reporting. */
+let passed = 0;
+let failed = 0;
+let checkNo = 0;
+
+function report(ok, name, err) {
+    checkNo++;
+    if (ok) {
+        passed++;
+        console.log(`ok ${checkNo} - ${name}`);
+    } else {
+        failed++;
+        console.log(`not ok ${checkNo} - ${name}`);
+        const text = err && err.stack ? err.stack : String(err);
+        console.log(text.split('\n').map((l) => '    # ' + l).join('\n'));
+    }
+}
+
+/* Runs one check; returns true if it passed. */
+async function check(name, fn) {
+    try {
+        const detail = await fn();
+        report(true, detail ? `${name} (${detail})` : name);
+        return true;
+    } catch (err) {
+        report(false, name, err);
+        return false;
+    }
+}
+
+function skip(names) {
+    for (const n of names) {
+        checkNo++;
+        failed++;
+        console.log(`not ok ${checkNo} - ${n} # not run: an earlier check failed`);
+    }
+}
+
+/* ------------------------------------------------------------------------------------
+ * Processes. */
+const procs = [];
+
+/* Ports nothing listens on right now, all different (held open together while chosen). */
+async function freePorts(n) {
+    const servers = [];
+    for (let i = 0; i < n; i++) {
+        const s = net.createServer();
+        await new Promise((res, rej) => {
+            s.once('error', rej);
+            s.listen(0, '127.0.0.1', res);
+        });
+        servers.push(s);
+    }
+    const ports = servers.map((s) => s.address().port);
+    await Promise.all(servers.map((s) => new Promise((res) => s.close(res))));
+    return ports;
+}
+
+function cicadaEnv() {
+    const env = {};
+    for (const [k, v] of Object.entries(process.env)) {
+        if (!k.startsWith('LOCUST_'))
+            env[k] = v;
+    }
+    env.HOME = home;
+    return env;
+}
+
+/* Starts cicada in the work directory; output goes to files named after `name`. */
+function startCicada(name, args) {
+    const out = path.join(work, `${name}.stdout`);
+    const err = path.join(work, `${name}.stderr`);
+    const outFd = fs.openSync(out, 'w');
+    const errFd = fs.openSync(err, 'w');
+    const child = spawn(CICADA, args, {cwd: work, env: cicadaEnv(),
+                                       stdio: ['ignore', outFd, errFd]});
+    fs.closeSync(outFd);
+    fs.closeSync(errFd);
+    const p = {name, args, child, out, err, exit: null};
+    p.exited = new Promise((resolve) => {
+        child.on('exit', (code, signal) => {
+            p.exit = {code, signal};
+            resolve(p.exit);
+        });
+        child.on('error', (e) => {
+            p.exit = {code: null, signal: null, error: e};
+            resolve(p.exit);
+        });
+    });
+    procs.push(p);
+    return p;
+}
+
+function tail(file, lines = 25) {
+    try {
+        return fs.readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+    } catch {
+        return '(no output)';
+    }
+}
+
+/* Resolves when http://127.0.0.1:port/urlPath answers at all; fails if p exits first. */
+async function waitHttp(p, port, urlPath) {
+    const deadline = Date.now() + WAIT_MS;
+    for (;;) {
+        if (p.exit)
+            throw new Error(`${p.name} exited early (${JSON.stringify(p.exit)}):\n${tail(p.err)}`);
+        try {
+            await fetch(`http://127.0.0.1:${port}${urlPath}`, {signal: AbortSignal.timeout(2000)});
+            return;
+        } catch {
+            /* not listening yet */
+        }
+        if (Date.now() > deadline)
+            throw new Error(`${p.name} did not answer on port ${port} within ${WAIT_MS} ms`);
+        await new Promise((r) => setTimeout(r, POLL_MS));
+    }
+}
+
+/* SIGINT, then requires exit code 0 and no sanitizer report on stderr. */
+async function stopCicada(p) {
+    if (!p.exit)
+        p.child.kill('SIGINT');
+    let timer;
+    const timeout = new Promise((r) => { timer = setTimeout(r, EXIT_MS, 'timeout'); });
+    const first = await Promise.race([p.exited, timeout]);
+    clearTimeout(timer);
+    if (first === 'timeout') {
+        p.child.kill('SIGKILL');
+        await p.exited;
+        throw new Error(`${p.name} did not exit within ${EXIT_MS} ms of SIGINT:\n${tail(p.err)}`);
+    }
+    const {code, signal} = p.exit;
+    assert.ok(code === 0 && signal === null,
+              `${p.name}: expected exit code 0, got code ${code} signal ${signal}:\n${tail(p.err, 40)}`);
+    const stderr = fs.readFileSync(p.err, 'utf8');
+    const bad = stderr.split('\n').filter((l) =>
+        /ERROR: (Address|Leak|Thread|Memory)Sanitizer|runtime error:/.test(l));
+    assert.deepEqual(bad, [], `${p.name}: sanitizer report on stderr`);
+    return `exit code 0`;
+}
+
+/* Last resort (failure paths, watchdog, exit): SIGKILL whatever is still running. */
+function killAll() {
+    for (const p of procs) {
+        if (!p.exit) {
+            try {
+                p.child.kill('SIGKILL');
+            } catch {
+                /* already gone */
+            }
+        }
+    }
+}
+process.on('exit', killAll);
+for (const sig of ['SIGINT', 'SIGTERM']) {
+    process.on(sig, () => {
+        killAll();
+        process.exit(1);
+    });
+}
+
+/* ------------------------------------------------------------------------------------
+ * Page helpers. */
+
+/* Polls fn (run in the test) until it returns a truthy value; returns that value. */
+async function until(what, fn, timeout = WAIT_MS) {
+    const deadline = Date.now() + timeout;
+    let last;
+    for (;;) {
+        try {
+            const v = await fn();
+            if (v)
+                return v;
+            last = v;
+        } catch (e) {
+            if (e.fatal)
+                throw e;
+            last = e;
+        }
+        if (Date.now() > deadline) {
+            const seen = last instanceof Error ? last.message : JSON.stringify(last);
+            throw new Error(`timed out after ${timeout} ms waiting for ${what} (last seen: ${seen})`);
+        }
+        await new Promise((r) => setTimeout(r, POLL_MS));
+    }
+}
+
+const text = (page, sel) => page.locator(sel).textContent();
+
+/* Waits until the element's text is exactly `want`. */
+async function untilText(page, sel, want, timeout = WAIT_MS) {
+    let seen;
+    await until(`${sel} to show "${want}"`, async () => {
+        seen = (await text(page, sel)).trim();
+        return seen === want || null;
+    }, timeout).catch((e) => {
+        throw new Error(`${sel}: expected "${want}", still "${seen}" (${e.message})`);
+    });
+}
+
+/* The rows of a table: [{cls, cells: {sortkey: text}}]. */
+function tableRows(page, sel) {
+    return page.$eval(sel, (table) => {
+        const keys = [...table.tHead.rows[0].cells].map((th) => th.getAttribute('data-sortkey'));
+        return [...table.tBodies[0].rows].map((tr) => ({
+            cls: tr.className,
+            cells: Object.fromEntries([...tr.cells].map((td, i) => [keys[i], td.textContent]))
+        }));
+    });
+}
+
+async function aggregatedRequests(page) {
+    const rows = await tableRows(page, '#stats-table');
+    const last = rows[rows.length - 1];
+    if (!last || last.cls !== 'total' || last.cells.name !== 'Aggregated')
+        return null;
+    return Number(last.cells.num_requests);
+}
+
+/* What a chart holds, read through Chart.js: per dataset its label and non-null points. */
+function chartData(page, canvasId) {
+    return page.evaluate((id) => {
+        const chart = window.Chart.getChart(document.getElementById(id));
+        if (!chart)
+            return null;
+        return chart.data.datasets.map((d) => ({
+            label: d.label,
+            points: d.data.filter((pt) => pt && typeof pt.y === 'number').length,
+            firstX: d.data.length ? d.data[0].x : null
+        }));
+    }, canvasId);
+}
+
+async function showTab(page, name) {
+    await page.click(`[data-tab="${name}"]`);
+    await until(`tab ${name} to be shown`, () =>
+        page.$eval(`#tab-${name}`, (el) => !el.hidden));
+}
+
+/* ------------------------------------------------------------------------------------
+ * The test. */
+async function mainScenario(ctx, webPort, errors) {
+    const page = await ctx.newPage();
+    watchErrors(page, errors);
+    const base = `http://127.0.0.1:${webPort}/`;
+    let rpsBefore = null;
+
+    const steps = [
+        ['page opens in state "ready" with the New test form; start 20 users at 10/s', async () => {
+            await page.goto(base);
+            await untilText(page, '#state', 'ready');
+            await until('the New test dialog', () => page.locator('#swarm-dialog').isVisible());
+            assert.equal((await text(page, '#swarm-title')).trim(), 'Start new load test');
+            assert.ok(await page.locator('#start-swarm').isVisible(), '#start-swarm visible');
+            await page.fill('#user_count', '20');
+            await page.fill('#spawn_rate', '10');
+            await page.click('#start-swarm');
+            await until('the dialog to close', async () =>
+                !(await page.locator('#swarm-dialog').isVisible()));
+        }],
+        ['state "running" with 20 users; Statistics rows for the demo requests; Aggregated grows', async () => {
+            await untilText(page, '#state', 'running');
+            await untilText(page, '#user-count', '20');
+            const rows = await until('request rows in #stats-table', async () => {
+                const r = await tableRows(page, '#stats-table');
+                return r.length >= 3 ? r : null;
+            });
+            const agg = rows[rows.length - 1];
+            assert.equal(agg.cls, 'total', 'last row has class "total"');
+            assert.equal(agg.cells.name, 'Aggregated');
+            const names = rows.slice(0, -1).map((r) => r.cells.name);
+            for (const n of names)
+                assert.ok(DEMO_NAMES.has(n), `unexpected request name in the table: ${n}`);
+            assert.ok(names.includes('/api/products'), `no /api/products row in ${names}`);
+            const first = Number(agg.cells.num_requests);
+            assert.ok(first > 0, `Aggregated # Requests is ${agg.cells.num_requests}`);
+            const later = await until('Aggregated # Requests to grow past ' + first, async () => {
+                const n = await aggregatedRequests(page);
+                return n > first ? n : null;
+            });
+            return `${names.length} request rows, Aggregated ${first} -> ${later}`;
+        }],
+        ['Charts tab: RPS chart has >= 3 points, per-name chart >= 2 datasets', async () => {
+            await showTab(page, 'charts');
+            const got = await until('chart data', async () => {
+                const rps = await chartData(page, 'chart-rps');
+                const per = await chartData(page, 'chart-per-name');
+                return rps && per && rps[0].points >= 3 && per.length >= 2 ? {rps, per} : null;
+            });
+            assert.equal(got.rps[0].label, 'RPS');
+            return `RPS ${got.rps[0].points} points, ${got.per.length} names`;
+        }],
+        ['Edit the running test to 5 users', async () => {
+            await page.click('#edit-test');
+            await until('the Edit dialog', () => page.locator('#update-swarm').isVisible());
+            assert.equal((await text(page, '#swarm-title')).trim(), 'Edit running load test');
+            assert.equal(await page.inputValue('#user_count'), '20');
+            await page.fill('#user_count', '5');
+            await page.click('#update-swarm');
+            await untilText(page, '#user-count', '5');
+            assert.equal(await page.locator('#swarm-dialog').isVisible(), false,
+                         'the dialog closes after the update');
+        }],
+        ['Download Data: requests CSV has Locust\'s header and an Aggregated line', async () => {
+            await showTab(page, 'download');
+            const [download] = await Promise.all([
+                page.waitForEvent('download', {timeout: WAIT_MS}),
+                page.click('#download-stats-csv')
+            ]);
+            assert.match(download.suggestedFilename(), /^requests_\d+(\.\d+)?\.csv$/);
+            const file = await download.path();
+            const lines = fs.readFileSync(file, 'utf8').split(/\r?\n/);
+            assert.equal(lines[0], CSV_HEADER);
+            assert.ok(lines.some((l) => l.startsWith(',Aggregated,')),
+                      `no Aggregated line in:\n${lines.join('\n')}`);
+            return download.suggestedFilename();
+        }],
+        ['Reload: charts are seeded again from the server\'s history', async () => {
+            rpsBefore = (await chartData(page, 'chart-rps'))[0];
+            await page.reload();
+            const after = await until('chart points after the reload', async () => {
+                const d = await chartData(page, 'chart-rps');
+                return d && d[0].points > 0 ? d[0] : null;
+            });
+            assert.ok(after.points >= rpsBefore.points,
+                      `RPS points: ${rpsBefore.points} before the reload, ${after.points} after`);
+            assert.equal(after.firstX, rpsBefore.firstX, 'the first point is the same as before');
+            await untilText(page, '#state', 'running');
+            return `${rpsBefore.points} points before, ${after.points} after`;
+        }],
+        ['screenshots of the Statistics and Charts tabs', async () => {
+            fs.mkdirSync(SHOTS, {recursive: true});
+            await showTab(page, 'stats');
+            await until('statistics rows', async () => (await aggregatedRequests(page)) > 0);
+            const stats = path.join(SHOTS, 'dashboard-stats.png');
+            await page.screenshot({path: stats, fullPage: true});
+            await showTab(page, 'charts');
+            // Chart.js sizes a canvas when its panel becomes visible.
+            await until('charts laid out', () => page.evaluate(() =>
+                ['chart-rps', 'chart-response-times', 'chart-users', 'chart-per-name'].every((id) => {
+                    const c = window.Chart.getChart(document.getElementById(id));
+                    return c && c.width > 0 && c.height > 0;
+                })));
+            const charts = path.join(SHOTS, 'dashboard-charts.png');
+            await page.screenshot({path: charts, fullPage: true});
+            for (const f of [stats, charts])
+                assert.ok(fs.statSync(f).size > 1000, `${f} is too small`);
+            return `${path.relative(process.cwd(), stats)}, ${path.relative(process.cwd(), charts)}`;
+        }],
+        ['Stop: state "stopped"', async () => {
+            await page.click('#stop');
+            await untilText(page, '#state', 'stopped');
+        }]
+    ];
+
+    for (let i = 0; i < steps.length; i++) {
+        if (!await check(...steps[i])) {
+            skip(steps.slice(i + 1).map((s) => s[0]));
+            break;
+        }
+    }
+    await page.close();
+}
+
+/* Signs that markup from the scenario became elements: fails at once if any shows. */
+async function assertNoInjection(page) {
+    const dom = await page.evaluate(() => ({
+        pwned: typeof window.__pwned,
+        imgX: [...document.querySelectorAll('img')].filter((i) => i.getAttribute('src') === 'x').length,
+        bold: document.querySelectorAll('main b').length
+    }));
+    const want = {pwned: 'undefined', imgX: 0, bold: 0};
+    if (JSON.stringify(dom) !== JSON.stringify(want)) {
+        const e = new Error(`markup from the scenario became elements: expected ${JSON.stringify(want)}` +
+                            ` (window.__pwned, <img src="x"> count, <b> in main), got ${JSON.stringify(dom)}`);
+        e.fatal = true;
+        throw e;
+    }
+}
+
+function watchErrors(page, errors) {
+    page.on('pageerror', (e) => errors.push(`page error: ${e.message}`));
+    page.on('console', (m) => {
+        if (m.type() === 'error')
+            errors.push(`console error: ${m.text()}`);
+    });
+}
+
+async function escapingScenario(ctx, webPort, errors) {
+    const page = await ctx.newPage();
+    watchErrors(page, errors);
+    await check('markup in request and task names stays text (Statistics, Failures, Current ratio)', async () => {
+        await page.goto(`http://127.0.0.1:${webPort}/`);
+        await untilText(page, '#state', 'ready');
+        await page.fill('#user_count', '2');
+        await page.fill('#spawn_rate', '2');
+        await page.fill('#run_time', '60s');
+        await page.click('#start-swarm');
+        await untilText(page, '#state', 'running');
+
+        await showTab(page, 'stats');
+        const rows = await until('the escaped name in #stats-table', async () => {
+            await assertNoInjection(page);
+            const r = await tableRows(page, '#stats-table');
+            return r.some((x) => x.cells.name === EVIL_NAME) ? r : null;
+        });
+        const n = Number(rows[rows.length - 1].cells.num_requests);
+        // One more poll: anything an injected element would run has had time to.
+        await until('another statistics poll', async () => {
+            await assertNoInjection(page);
+            return (await aggregatedRequests(page)) > n;
+        });
+
+        await showTab(page, 'failures');
+        const failures = await until('the escaped name in #failures-table', async () => {
+            await assertNoInjection(page);
+            const r = await tableRows(page, '#failures-table');
+            return r.find((x) => x.cells.name === EVIL_NAME) || null;
+        });
+        assert.ok(failures.cells.error.includes(EVIL_NAME),
+                  `the error text should hold the name as text: ${failures.cells.error}`);
+
+        await showTab(page, 'ratio');
+        const tasks = await until('the task name in the ratio tree', async () => {
+            await assertNoInjection(page);
+            const t = await page.$$eval('#ratio .task-name', (els) => els.map((e) => e.textContent));
+            return t.includes(EVIL_TASK) ? t : null;
+        });
+        await assertNoInjection(page);
+        return `${tasks.length} ratio entries`;
+    });
+    await page.close();
+}
+
+async function main() {
+    const watchdog = setTimeout(() => {
+        console.log(`not ok - the whole test took over ${WATCHDOG_MS} ms; killing everything`);
+        killAll();
+        process.exit(1);
+    }, WATCHDOG_MS);
+
+    let browserCtx = null;
+    const errors = [];
+    const t0 = Date.now();
+    try {
+        if (!fs.existsSync(CICADA))
+            throw new Error(`CICADA_BIN ${CICADA} does not exist (build it with make)`);
+        const [demoPort, webPort, evilPort] = await freePorts(3);
+        const demo = startCicada('demo-target', ['--demo-target', `127.0.0.1:${demoPort}`]);
+        const web = startCicada('dashboard', [
+            '-f', DEMO_SCENARIO, '-H', `http://127.0.0.1:${demoPort}`,
+            '--web-host', '127.0.0.1', '-P', String(webPort), '--exit-code-on-error', '0']);
+
+        const evilScenario = path.join(work, 'evil.json');
+        fs.writeFileSync(evilScenario, JSON.stringify({
+            host: `http://127.0.0.1:${demoPort}`,
+            users: [{
+                name: 'Evil',
+                wait_time: {between: [0.1, 0.3]},
+                tasks: [
+                    {name: EVIL_TASK, weight: 1,
+                     request: {url: '/api/products', name: EVIL_NAME}},
+                    {name: 'gone', weight: 1,
+                     request: {url: '/api/products/999', name: EVIL_NAME}}
+                ]
+            }]
+        }, null, 2));
+        const evil = startCicada('dashboard-escaping', [
+            '-f', evilScenario, '--web-host', '127.0.0.1', '-P', String(evilPort),
+            '--exit-code-on-error', '0']);
+
+        await waitHttp(demo, demoPort, '/api/products');
+        await waitHttp(web, webPort, '/stats/requests');
+        await waitHttp(evil, evilPort, '/stats/requests');
+
+        const profile = fs.mkdtempSync(path.join(work, 'chromium-'));
+        browserCtx = await chromium.launchPersistentContext(profile, {
+            executablePath: '/usr/bin/chromium',
+            headless: true,
+            args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic',
+                   '--no-first-run', '--disable-background-networking',
+                   '--disable-component-update', '--disable-sync'],
+            viewport: {width: 1280, height: 860},
+            acceptDownloads: true,
+            timeout: WAIT_MS
+        });
+        browserCtx.setDefaultTimeout(WAIT_MS);
+
+        await mainScenario(browserCtx, webPort, errors);
+        await escapingScenario(browserCtx, evilPort, errors);
+        await check('no JavaScript errors on the pages', () => {
+            assert.deepEqual(errors, []);
+        });
+        await browserCtx.close();
+        browserCtx = null;
+
+        await check('dashboard exits with code 0 on SIGINT', () => stopCicada(web));
+        await check('second dashboard exits with code 0 on SIGINT', () => stopCicada(evil));
+        await check('demo target exits with code 0 on SIGINT', () => stopCicada(demo));
+    } catch (err) {
+        report(false, 'test setup', err);
+    } finally {
+        if (browserCtx)
+            await browserCtx.close().catch(() => {});
+        killAll();
+        await Promise.all(procs.map((p) => p.exited));
+        clearTimeout(watchdog);
+    }
+
+    const secs = ((Date.now() - t0) / 1000).toFixed(1);
+    if (failed) {
+        console.log(`# cicada output kept in ${work}`);
+    } else {
+        fs.rmSync(work, {recursive: true, force: true});
+    }
+    console.log(`# ${CICADA}, ${secs} s`);
+    console.log(`${passed} passed, ${failed} failed`);
+    process.exitCode = failed || !passed ? 1 : 0;
+}
+
+await main();
