@@ -40,14 +40,14 @@ ASSET_C    := $(B)/gen/assets.c
 
 PY         := /usr/bin/python3
 DEB_BUILD  := gcc make libc6-dev libev-dev libcurl4-openssl-dev libmicrohttpd-dev libzmq3-dev
-DEB_TEST   := libcmocka-dev python3-pytest python3-requests python3-zmq python3-locust
+DEB_TEST   := libcmocka-dev python3-pytest python3-requests python3-zmq python3-locust chromium
 
 Q := @
 ifeq ($(V),1)
 Q :=
 endif
 
-.PHONY: all run test unit e2e asan-test deps test-deps clean bench FORCE
+.PHONY: all run test unit e2e browser asan-test deps test-deps clean bench FORCE
 
 all: $(BIN)
 
@@ -114,6 +114,10 @@ deps:
 
 test-deps: deps
 	$(call apt_install,$(DEB_TEST))
+	@command -v node >/dev/null && command -v npm >/dev/null || \
+	  { echo "installing Debian packages: nodejs npm"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; }
+	@cd tests/browser && { [ -d node_modules/playwright-core ] || npm ci --no-audit --no-fund --loglevel=error; }
 
 # ---- main job: the demo --------------------------------------------------------------
 # The built-in demo target on 127.0.0.1:$(DEMO_PORT), and the dashboard on :$(WEB_PORT)
@@ -139,15 +143,19 @@ unit: $(UNIT_BIN)
 e2e: $(BIN)
 	$(Q)CICADA_BIN=$(abspath $(BIN)) $(PY) -m pytest -q -p no:cacheprovider tests/e2e
 
-# Everything `make test` runs, in order: plain build, unit, end-to-end; then the same
-# unit and end-to-end tests under ASan+UBSan.
+# The dashboard in headless Chromium (Debian's), driven by playwright-core from npm.
+browser: $(BIN)
+	$(Q)CICADA_BIN=$(abspath $(BIN)) node tests/browser/dashboard.test.mjs
+
+# Everything `make test` runs, in order: plain build, unit, end-to-end, browser; then the
+# same tests under ASan+UBSan.
 test: test-deps
-	$(Q)$(MAKE) --no-print-directory all unit e2e
+	$(Q)$(MAKE) --no-print-directory all unit e2e browser
 	$(Q)$(MAKE) --no-print-directory SAN=1 asan-test
 
 asan-test: export ASAN_OPTIONS = detect_leaks=1:abort_on_error=0:halt_on_error=1
 asan-test: export UBSAN_OPTIONS = print_stacktrace=1:halt_on_error=1
-asan-test: all unit e2e
+asan-test: all unit e2e browser
 
 clean:
 	rm -rf build cicada

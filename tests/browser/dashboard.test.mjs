@@ -6,7 +6,9 @@
 // person would (start, watch, edit, download, reload, stop), checks that scenario strings
 // reach the page as text, saves two screenshots in build/screenshots/, and stops every
 // process it started with SIGINT, requiring exit code 0 (an ASan build's leak report makes
-// it non-zero). Prints one line per check and "N passed, N failed"; exits 1 on any failure.
+// it non-zero; the dashboards run with --exit-code-on-error 0 because the demo scenario fails
+// some requests on purpose). Prints one line per check and "N passed, N failed"; exits 1 on
+// any failure.
 
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -287,7 +289,7 @@ async function showTab(page, name) {
 
 /* ------------------------------------------------------------------------------------
  * The test. */
-async function mainScenario(ctx, webPort, errors) {
+async function mainScenario(ctx, webPort, demoPort, errors) {
     const page = await ctx.newPage();
     watchErrors(page, errors);
     const base = `http://127.0.0.1:${webPort}/`;
@@ -300,6 +302,9 @@ async function mainScenario(ctx, webPort, errors) {
             await until('the New test dialog', () => page.locator('#swarm-dialog').isVisible());
             assert.equal((await text(page, '#swarm-title')).trim(), 'Start new load test');
             assert.ok(await page.locator('#start-swarm').isVisible(), '#start-swarm visible');
+            const host = `http://127.0.0.1:${demoPort}`;
+            assert.equal((await text(page, '#host')).trim(), host, 'the header shows the -H host');
+            assert.equal(await page.inputValue('#host-input'), host, 'the form proposes the -H host');
             await page.fill('#user_count', '20');
             await page.fill('#spawn_rate', '10');
             await page.click('#start-swarm');
@@ -521,6 +526,7 @@ async function main() {
         await waitHttp(web, webPort, '/stats/requests');
         await waitHttp(evil, evilPort, '/stats/requests');
 
+        // The fresh --user-data-dir: Playwright passes it itself and refuses it in args.
         const profile = fs.mkdtempSync(path.join(work, 'chromium-'));
         browserCtx = await chromium.launchPersistentContext(profile, {
             executablePath: '/usr/bin/chromium',
@@ -534,7 +540,7 @@ async function main() {
         });
         browserCtx.setDefaultTimeout(WAIT_MS);
 
-        await mainScenario(browserCtx, webPort, errors);
+        await mainScenario(browserCtx, webPort, demoPort, errors);
         await escapingScenario(browserCtx, evilPort, errors);
         await check('no JavaScript errors on the pages', () => {
             assert.deepEqual(errors, []);
