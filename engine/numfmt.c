@@ -55,7 +55,12 @@ static void shortest(digits *dg, double v)
     char s[48];
     int e2;
     bool pow2 = fabs(frexp(v, &e2)) == 0.5;
-    for (int p = 1; p < 17; p++) {
+    /* For a normal double away from a power of two, a shortest form of k <= 15 digits is
+     * exactly its 15-digit rounding with the zeros dropped (its rounding interval is
+     * narrower than that decimal grid), so three tries find it, not seventeen. Subnormals
+     * have wider intervals and take the long way. */
+    bool fast = !pow2 && fpclassify(v) == FP_NORMAL;
+    for (int p = fast ? 15 : 1; p < 17; p++) {
         snprintf(s, sizeof s, "%.*e", p - 1, v);
         digits_parse(dg, s);
         if (strtod(s, NULL) == v)
