@@ -1055,6 +1055,43 @@ void json_put_double(json_writer *w, double v)
     sbuf_add(w->b, buf, numfmt_repr(buf, v));
 }
 
+void json_put_decimal(json_writer *w, double v, int decimals)
+{
+    static const double pow10[] = {1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9};
+    if (decimals < 1)
+        decimals = 1;
+    if (decimals > 9)
+        decimals = 9;
+    double scale = pow10[decimals];
+    /* Outside what an integer holds exactly, the general (slower) form. */
+    if (!isfinite(v) || fabs(v) * scale >= 9e15) {
+        json_put_double(w, v);
+        return;
+    }
+    before_value(w);
+    uint64_t x = (uint64_t)llround(fabs(v) * scale), unit = (uint64_t)scale;
+    uint64_t ip = x / unit, fp = x % unit;
+    char buf[48], *o = buf + sizeof buf;
+    /* fraction, written backwards, trailing zeros dropped but one digit kept */
+    int digits = decimals;
+    while (digits > 1 && fp % 10 == 0) {
+        fp /= 10;
+        digits--;
+    }
+    for (int i = 0; i < digits; i++) {
+        *--o = (char)('0' + fp % 10);
+        fp /= 10;
+    }
+    *--o = '.';
+    do {
+        *--o = (char)('0' + ip % 10);
+        ip /= 10;
+    } while (ip);
+    if (v < 0 && x)
+        *--o = '-';
+    sbuf_add(w->b, o, (size_t)(buf + sizeof buf - o));
+}
+
 void json_put_bool(json_writer *w, bool v)
 {
     before_value(w);

@@ -162,6 +162,10 @@ void json_put_uint(json_writer *w, uint64_t v);
 /* As Python's repr (2.0 -> 2.0, 0.1 -> 0.1); NaN and infinities become null. */
 void json_put_double(json_writer *w, double v);
 /* true/false and null. */
+/* v rounded to at most `decimals` (1..9) decimal places, trailing zeros dropped but one
+ * kept ("96.0", "0.985478"): several times faster than json_put_double, for tables of
+ * rates and averages where the 17th digit is noise. NaN and infinities become null. */
+void json_put_decimal(json_writer *w, double v, int decimals);
 void json_put_bool(json_writer *w, bool v);
 void json_put_null(json_writer *w);
 /* len bytes of text that the caller guarantees to be one valid JSON value. */

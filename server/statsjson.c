@@ -15,6 +15,10 @@ static void put_ms(json_writer *w, uint64_t us)
 /* Locust 2.12's safe_name: the name with &, <, > (and quotes) HTML-escaped. */
 static void put_safe_name(json_writer *w, const char *name)
 {
+    if (!strpbrk(name, "&<>")) {
+        json_put_string(w, name);
+        return;
+    }
     sbuf b = SBUF_INIT;
     for (const char *p = name; *p; p++) {
         switch (*p) {
@@ -45,7 +49,7 @@ void statsjson_row(json_writer *w, stats *s, const stats_entry *e, double now)
     json_key(w, "num_failures");
     json_put_uint(w, e->num_failures);
     json_key(w, "avg_response_time");
-    json_put_double(w, stats_avg_rt_ms(e));
+    json_put_decimal(w, stats_avg_rt_ms(e), 6);
     json_key(w, "min_response_time");
     put_ms(w, e->min_rt_us == UINT64_MAX ? 0 : e->min_rt_us);
     json_key(w, "max_response_time");
@@ -61,15 +65,15 @@ void statsjson_row(json_writer *w, stats *s, const stats_entry *e, double now)
     json_key(w, "response_time_percentile_0.99");
     put_ms(w, pct[2]);
     json_key(w, "current_rps");
-    json_put_double(w, stats_current_rps(s, e, now));
+    json_put_decimal(w, stats_current_rps(s, e, now), 6);
     json_key(w, "current_fail_per_sec");
-    json_put_double(w, stats_current_fail_per_sec(s, e, now));
+    json_put_decimal(w, stats_current_fail_per_sec(s, e, now), 6);
     json_key(w, "total_rps");
-    json_put_double(w, stats_total_rps(s, e));
+    json_put_decimal(w, stats_total_rps(s, e), 6);
     json_key(w, "total_fail_per_sec");
-    json_put_double(w, stats_total_fail_per_sec(s, e));
+    json_put_decimal(w, stats_total_fail_per_sec(s, e), 6);
     json_key(w, "avg_content_length");
-    json_put_double(w, stats_avg_content_length(e));
+    json_put_decimal(w, stats_avg_content_length(e), 6);
     json_end_object(w);
 }
 
@@ -117,17 +121,17 @@ void statsjson_requests(json_writer *w, stats *s, const runner *r, double now)
     json_key(w, "errors");
     statsjson_errors(w, s);
     json_key(w, "current_rps");
-    json_put_double(w, stats_current_rps(s, total, now));
+    json_put_decimal(w, stats_current_rps(s, total, now), 6);
     json_key(w, "current_fail_per_sec");
-    json_put_double(w, stats_current_fail_per_sec(s, total, now));
+    json_put_decimal(w, stats_current_fail_per_sec(s, total, now), 6);
     json_key(w, "total_rps");
-    json_put_double(w, stats_total_rps(s, total));
+    json_put_decimal(w, stats_total_rps(s, total), 6);
     json_key(w, "total_fail_per_sec");
-    json_put_double(w, stats_total_fail_per_sec(s, total));
+    json_put_decimal(w, stats_total_fail_per_sec(s, total), 6);
     json_key(w, "fail_ratio");
-    json_put_double(w, stats_fail_ratio(total));
+    json_put_decimal(w, stats_fail_ratio(total), 6);
     json_key(w, "total_avg_response_time");
-    json_put_double(w, stats_avg_rt_ms(total));
+    json_put_decimal(w, stats_avg_rt_ms(total), 6);
     json_key(w, "current_response_time_percentile_50");
     put_current_pct(w, total, now, 0.5);
     json_key(w, "current_response_time_percentile_95");

@@ -700,6 +700,28 @@ static void test_write_ascii_and_html(void **state)
     sbuf_free(&b);
 }
 
+static void test_put_decimal(void **state)
+{
+    (void)state;
+    sbuf b = SBUF_INIT;
+    json_writer w;
+    json_writer_init(&w, &b);
+    json_begin_array(&w);
+    json_put_decimal(&w, 96.0, 6);
+    json_put_decimal(&w, 0.9854775363414026, 6);
+    json_put_decimal(&w, 0.0, 6);
+    json_put_decimal(&w, 2.5, 1);
+    json_put_decimal(&w, 1234.56789, 2);
+    json_put_decimal(&w, -0.0000004, 6);     /* rounds to zero: no "-0" */
+    json_put_decimal(&w, -3.25, 6);
+    json_put_decimal(&w, 0.1 + 0.2, 9);
+    json_put_decimal(&w, 1e300, 6);          /* too large for the fast form */
+    json_put_decimal(&w, 0.0 / 0.0, 6);
+    json_end_array(&w);
+    assert_string_equal(sbuf_str(&b), "[96.0,0.985478,0.0,2.5,1234.57,0.0,-3.25,0.3,1e+300,null]");
+    sbuf_free(&b);
+}
+
 static void test_round_trip(void **state)
 {
     (void)state;
@@ -755,6 +777,7 @@ int main(void)
         cmocka_unit_test(test_writer),
         cmocka_unit_test(test_writer_max_depth),
         cmocka_unit_test(test_round_trip),
+        cmocka_unit_test(test_put_decimal),
         cmocka_unit_test(test_write_ascii_and_html),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
