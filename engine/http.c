@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "log.h"
 #include "version.h"
@@ -126,8 +127,13 @@ static size_t write_cb(char *ptr, size_t size, size_t nmemb, void *userp)
     http_client *c = userp;
     size_t n = size * nmemb;
     c->bytes += n;
-    if (c->body)
-        sbuf_add(c->body, ptr, n);
+    if (c->body) {
+        size_t room = n;
+        if (c->body_limit && c->body->len + n > c->body_limit)
+            room = c->body->len < c->body_limit ? c->body_limit - c->body->len : 0;
+        if (room)
+            sbuf_add(c->body, ptr, room);
+    }
     return n;
 }
 
@@ -317,6 +323,24 @@ void http_client_recycle(http_client *c, unsigned id)
     }
 }
 
+static const http_opts default_opts = {.version = 1};
+
+static void apply_opts(http_client *c, const http_req *r)
+{
+    CURL *e = c->easy;
+    const http_opts *o = r->opts ? r->opts : &default_opts;
+    long version = CURL_HTTP_VERSION_1_1;
+    if (o->version == 2)
+        version = strncasecmp(r->url, "https:", 6) == 0 ? CURL_HTTP_VERSION_2TLS
+                                                       : CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE;
+    curl_easy_setopt(e, CURLOPT_HTTP_VERSION, version);
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, o->insecure ? 0L : 1L);
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, o->insecure ? 0L : 2L);
+    curl_easy_setopt(e, CURLOPT_SSLCERT, o->client_cert);
+    curl_easy_setopt(e, CURLOPT_SSLKEY, o->client_key);
+    curl_easy_setopt(e, CURLOPT_USERPWD, o->userpwd);
+}
+
 static void apply(http_client *c, const http_req *r)
 {
     CURL *e = c->easy;
@@ -344,6 +368,8 @@ static void apply(http_client *c, const http_req *r)
         curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, r->timeout_ms);
     if (!p || p->follow != r->follow)
         curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, r->follow ? 1L : 0L);
+    if (!p || p->opts != r->opts)
+        apply_opts(c, r);
     if (!p || p->conn != r->conn || p->link_local != r->link_local) {
         long fresh = r->conn == HTTP_CONN_REQUEST;
         curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, fresh);
@@ -385,6 +411,50 @@ void http_cancel(http_client *c)
     curl_multi_remove_handle(c->shard->multi, c->easy);
     c->busy = false;
     h->in_flight--;
+}
+
+const char *http_response_header(http_client *c, const char *name)
+{
+    struct curl_header *h = NULL;
+    /* request -1: the last response of the transfer, i.e. after redirects */
+    if (curl_easy_header(c->easy, name, 0, CURLH_HEADER, -1, &h) != CURLHE_OK || !h)
+        return NULL;
+    /* curl_easy_header returns the first of repeated headers by index 0; take the last. */
+    size_t amount = h->amount;
+    if (amount > 1 &&
+        curl_easy_header(c->easy, name, amount - 1, CURLH_HEADER, -1, &h) != CURLHE_OK)
+        return NULL;
+    return h->value;
+}
+
+bool http_cookie(http_client *c, const char *name, sbuf *out)
+{
+    struct curl_slist *list = NULL;
+    if (curl_easy_getinfo(c->easy, CURLINFO_COOKIELIST, &list) != CURLE_OK)
+        return false;
+    /* Netscape format: domain, tailmatch, path, secure, expires, name, value (tabs). The
+     * jar keeps the newest setting of a (domain, path, name), so the last match wins. */
+    const char *value = NULL;
+    size_t vlen = 0;
+    for (struct curl_slist *l = list; l; l = l->next) {
+        const char *f = l->data;
+        for (int i = 0; i < 5 && f; i++) {
+            f = strchr(f, '\t');
+            if (f)
+                f++;
+        }
+        if (!f)
+            continue;
+        const char *tab = strchr(f, '\t');
+        if (!tab || (size_t)(tab - f) != strlen(name) || strncmp(f, name, strlen(name)) != 0)
+            continue;
+        value = tab + 1;
+        vlen = strlen(value);
+    }
+    if (value)
+        sbuf_add(out, value, vlen);
+    curl_slist_free_all(list);
+    return value != NULL;
 }
 
 int http_in_flight(const http *h)

@@ -37,6 +37,16 @@ enum http_conn_mode {
     HTTP_CONN_REQUEST,  /* a new connection for every request */
 };
 
+/* Connection options that rarely change: shared by the requests of a class. */
+typedef struct http_opts {
+    int version;                    /* 1: HTTP/1.1 (default, as Locust); 2: HTTP/2 (ALPN on
+                                     * https://, prior knowledge on http://) */
+    bool insecure;                  /* do not verify the server's TLS certificate */
+    const char *client_cert;        /* PEM file of a client certificate, or NULL */
+    const char *client_key;         /* its key (NULL: in the certificate file) */
+    const char *userpwd;            /* "user:password" for Basic authentication, or NULL */
+} http_opts;
+
 /* A compiled request. Owned by whoever compiled it (a scenario step); must outlive every
  * request made with it. */
 typedef struct http_req {
@@ -49,8 +59,9 @@ typedef struct http_req {
     long timeout_ms;                /* whole request; 0 = none */
     bool follow;                    /* follow redirects */
     bool link_local;                /* URL host is a link-local IPv6 literal */
-    bool dynamic;                   /* url/body change between uses: always re-apply */
+    bool dynamic;                   /* url/body/headers change between uses: re-apply */
     enum http_conn_mode conn;
+    const http_opts *opts;          /* NULL: the defaults */
 } http_req;
 
 /* What came back. */
@@ -73,7 +84,8 @@ typedef struct http_client {
     unsigned scope;             /* CURLOPT_ADDRESS_SCOPE in effect */
     bool busy;                  /* a request is in flight */
     uint64_t bytes;
-    sbuf *body;                 /* when set, the response body is appended here */
+    sbuf *body;                 /* when set, the response body is appended here ... */
+    size_t body_limit;          /* ... up to this many bytes (0: no limit) */
     void (*done)(struct http_client *c, const http_result *r);
     void *owner;
 } http_client;
@@ -99,6 +111,14 @@ int http_submit(http_client *c, const http_req *req, char *err, size_t errlen);
 
 /* Abandons the request in flight, if any; done is not called. */
 void http_cancel(http_client *c);
+
+/* After a request: the value of a response header (the last one of that name, of the final
+ * response after redirects), or NULL. Valid until the client's next request. */
+const char *http_response_header(http_client *c, const char *name);
+
+/* After a request: appends the value of the cookie `name` the client holds for any domain
+ * (the most recently set) to out. Returns false when there is none. */
+bool http_cookie(http_client *c, const char *name, sbuf *out);
 
 /* Number of requests in flight. */
 int http_in_flight(const http *h);

@@ -2,18 +2,21 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <libgen.h>
 #include <limits.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
 
+#include "data.h"
 #include "interp.h"
 #include "json.h"
+#include "jsonck.h"
 #include "log.h"
+#include "request.h"
 #include "sbuf.h"
 #include "xalloc.h"
 
@@ -21,336 +24,34 @@
 typedef struct sclass {
     char *file;             /* the file the class came from */
     char *file_host;        /* that file's top-level "host", or NULL */
+    iscope scope;           /* the class's variables and the file's data sources */
+    http_opts *opts;        /* the class's HTTP options, or NULL */
     program on_start, on_stop;
     program *progs;         /* one per task, file order */
     utask *all_tasks;       /* before tag filtering */
     int nall_tasks;
 } sclass;
 
-/* Compilation context: where we are, and the class defaults steps inherit. */
+/* Loading context: where we are, and what steps inherit from their class. */
 typedef struct ctx {
-    const char *path;
-    char *err;
-    size_t errlen;
-    const json_value *class_headers;
-    long class_timeout_ms;
-    bool class_redirects;
-    enum http_conn_mode class_conn;
+    jck j;
+    char *dir;              /* the file's directory, for relative paths */
+    request_defaults defaults;
+    iscope *scope;
+    data_source **sources;  /* the file's data sources (owned by the scenario) */
+    bool *per_task;         /* per source: a fresh row for every task */
+    int nsources;
+    const scenario_opts *opts;
 } ctx;
 
-/* ---- errors ------------------------------------------------------------------------- */
-
-__attribute__((format(printf, 4, 5))) static int fail(ctx *c, unsigned line, unsigned col,
-                                                      const char *fmt, ...)
-{
-    int n = snprintf(c->err, c->errlen, "%s:%u:%u: ", c->path, line, col);
-    if (n < 0 || (size_t)n >= c->errlen)
-        return -1;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(c->err + n, c->errlen - (size_t)n, fmt, ap);
-    va_end(ap);
-    return -1;
-}
-
-static const char *article(json_type t)
-{
-    return t == JSON_ARRAY || t == JSON_OBJECT ? "an" : "a";
-}
-
-static int wrong_type(ctx *c, const json_value *v, const char *key, const char *want)
-{
-    return fail(c, v->line, v->col, "\"%s\" must be %s, not %s %s", key, want,
-                article(v->type), json_type_name(v->type));
-}
-
-static size_t edit_distance(const char *a, const char *b)
-{
-    size_t la = strlen(a), lb = strlen(b);
-    if (la > 40 || lb > 40)
-        return 99;
-    size_t row[41];
-    for (size_t j = 0; j <= lb; j++)
-        row[j] = j;
-    for (size_t i = 1; i <= la; i++) {
-        size_t prev = row[0];
-        row[0] = i;
-        for (size_t j = 1; j <= lb; j++) {
-            size_t cur = row[j];
-            size_t sub = prev + (tolower((unsigned char)a[i - 1]) != tolower((unsigned char)b[j - 1]));
-            size_t best = row[j] + 1 < row[j - 1] + 1 ? row[j] + 1 : row[j - 1] + 1;
-            row[j] = sub < best ? sub : best;
-            prev = cur;
-        }
-    }
-    return row[lb];
-}
-
-/* Every key of obj must be in allowed (NULL-terminated); typos get a suggestion. */
-static int check_keys(ctx *c, const json_value *obj, const char *what,
-                      const char *const *allowed)
-{
-    for (size_t i = 0; i < obj->obj.count; i++) {
-        const json_member *m = &obj->obj.members[i];
-        bool ok = false;
-        for (const char *const *a = allowed; *a; a++)
-            if (m->key_len == strlen(*a) && memcmp(m->key, *a, m->key_len) == 0)
-                ok = true;
-        if (ok)
-            continue;
-        const char *best = NULL;
-        size_t best_d = 3;
-        for (const char *const *a = allowed; *a; a++) {
-            size_t d = edit_distance(m->key, *a);
-            if (d < best_d) {
-                best_d = d;
-                best = *a;
-            }
-        }
-        if (best)
-            return fail(c, m->line, m->col, "unknown key \"%s\" in %s (did you mean \"%s\"?)",
-                        m->key, what, best);
-        sbuf b = SBUF_INIT;
-        for (const char *const *a = allowed; *a; a++)
-            sbuf_printf(&b, "%s%s", a == allowed ? "" : ", ", *a);
-        fail(c, m->line, m->col, "unknown key \"%s\" in %s (expected one of: %s)", m->key,
-             what, sbuf_str(&b));
-        sbuf_free(&b);
-        return -1;
-    }
-    return 0;
-}
-
-/* ---- typed getters (absent keys leave *out alone) ----------------------------------- */
-
-static int get_string(ctx *c, const json_value *obj, const char *key, const char **out)
-{
-    const json_value *v = json_get(obj, key);
-    if (!v)
-        return 0;
-    if (v->type != JSON_STRING)
-        return wrong_type(c, v, key, "a string");
-    if (strlen(v->str.s) != v->str.len)
-        return fail(c, v->line, v->col, "\"%s\" must not contain NUL characters", key);
-    *out = v->str.s;
-    return 0;
-}
-
-static int get_int(ctx *c, const json_value *obj, const char *key, long lo, long hi,
-                   long *out)
-{
-    const json_value *v = json_get(obj, key);
-    if (!v)
-        return 0;
-    if (v->type != JSON_NUMBER || !v->num.is_int)
-        return wrong_type(c, v, key, "an integer");
-    if (v->num.i < lo || v->num.i > hi)
-        return fail(c, v->line, v->col, "\"%s\" must be between %ld and %ld, not %s", key, lo,
-                    hi, v->num.text);
-    *out = (long)v->num.i;
-    return 0;
-}
-
-/* A number >= lo (> lo when strict). */
-static int num_value(ctx *c, const json_value *v, const char *key, double lo, bool strict,
-                     double *out)
-{
-    if (v->type != JSON_NUMBER)
-        return wrong_type(c, v, key, "a number");
-    double d = v->num.d;
-    if (strict ? !(d > lo) : !(d >= lo))
-        return fail(c, v->line, v->col, "\"%s\" must be %s %g, not %s", key,
-                    strict ? "greater than" : "at least", lo, v->num.text);
-    *out = d;
-    return 0;
-}
-
-static int get_number(ctx *c, const json_value *obj, const char *key, double lo, bool strict,
-                      double *out)
-{
-    const json_value *v = json_get(obj, key);
-    return v ? num_value(c, v, key, lo, strict, out) : 0;
-}
-
-static int get_bool(ctx *c, const json_value *obj, const char *key, bool *out)
-{
-    const json_value *v = json_get(obj, key);
-    if (!v)
-        return 0;
-    if (v->type != JSON_TRUE && v->type != JSON_FALSE)
-        return wrong_type(c, v, key, "true or false");
-    *out = v->type == JSON_TRUE;
-    return 0;
-}
-
-static int get_conn(ctx *c, const json_value *obj, enum http_conn_mode *out)
-{
-    const char *s = NULL;
-    if (get_string(c, obj, "connection", &s))
-        return -1;
-    if (!s)
-        return 0;
-    if (strcmp(s, "user") == 0)
-        *out = HTTP_CONN_USER;
-    else if (strcmp(s, "shared") == 0)
-        *out = HTTP_CONN_SHARED;
-    else if (strcmp(s, "request") == 0)
-        *out = HTTP_CONN_REQUEST;
-    else {
-        const json_value *v = json_get(obj, "connection");
-        return fail(c, v->line, v->col,
-                    "\"connection\" must be \"user\", \"shared\" or \"request\", not \"%s\"", s);
-    }
-    return 0;
-}
-
-/* Timeouts are seconds in the file, whole milliseconds (at least 1) for curl. */
-static int get_timeout(ctx *c, const json_value *obj, long *ms)
-{
-    double t = -1;
-    if (get_number(c, obj, "timeout", 0, true, &t))
-        return -1;
-    if (t > 0)
-        *ms = t * 1000 > (double)LONG_MAX / 2 ? LONG_MAX / 2 : (long)ceil(t * 1000);
-    return 0;
-}
-
-/* ---- URLs and bodies ---------------------------------------------------------------- */
-
-/* application/x-www-form-urlencoded, as python-requests encodes params and form data. */
-static void urlencode(sbuf *b, const char *s, size_t n)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    for (size_t i = 0; i < n; i++) {
-        unsigned char ch = (unsigned char)s[i];
-        if (isalnum(ch) || ch == '_' || ch == '.' || ch == '-' || ch == '~')
-            sbuf_putc(b, (char)ch);
-        else if (ch == ' ')
-            sbuf_putc(b, '+');
-        else {
-            sbuf_putc(b, '%');
-            sbuf_putc(b, hex[ch >> 4]);
-            sbuf_putc(b, hex[ch & 15]);
-        }
-    }
-}
-
-/* A scalar as text: strings as they are, numbers as written, booleans "true"/"false".
- * Returns false for arrays, objects and null. */
-static bool scalar(const json_value *v, const char **s, size_t *n)
-{
-    switch (v->type) {
-    case JSON_STRING:
-        *s = v->str.s;
-        *n = v->str.len;
-        return true;
-    case JSON_NUMBER:
-        *s = v->num.text;
-        *n = strlen(v->num.text);
-        return true;
-    case JSON_TRUE:
-        *s = "true";
-        *n = 4;
-        return true;
-    case JSON_FALSE:
-        *s = "false";
-        *n = 5;
-        return true;
-    default:
-        return false;
-    }
-}
-
-static int scalar_text(ctx *c, const json_value *v, const char *what, const char **s,
-                       size_t *n)
-{
-    if (scalar(v, s, n))
-        return 0;
-    return fail(c, v->line, v->col, "%s must be a string, number or boolean, not %s %s", what,
-                article(v->type), json_type_name(v->type));
-}
-
-/* Appends key=value pairs, '&'-separated, from an object or from an array of [key, value]
- * pairs (for repeated keys). */
-static int encode_pairs(ctx *c, const json_value *v, const char *key, sbuf *b)
-{
-    if (v->type == JSON_OBJECT) {
-        for (size_t i = 0; i < v->obj.count; i++) {
-            const json_member *m = &v->obj.members[i];
-            const char *s;
-            size_t n;
-            if (scalar_text(c, &m->value, "a value", &s, &n))
-                return -1;
-            if (b->len)
-                sbuf_putc(b, '&');
-            urlencode(b, m->key, m->key_len);
-            sbuf_putc(b, '=');
-            urlencode(b, s, n);
-        }
-        return 0;
-    }
-    if (v->type != JSON_ARRAY)
-        return wrong_type(c, v, key, "an object or an array of [name, value] pairs");
-    for (size_t i = 0; i < v->arr.count; i++) {
-        const json_value *p = &v->arr.items[i];
-        if (p->type != JSON_ARRAY || p->arr.count != 2)
-            return fail(c, p->line, p->col, "each item of \"%s\" must be a [name, value] pair",
-                        key);
-        const char *ks, *vs;
-        size_t kn, vn;
-        if (scalar_text(c, &p->arr.items[0], "a name", &ks, &kn) ||
-            scalar_text(c, &p->arr.items[1], "a value", &vs, &vn))
-            return -1;
-        if (b->len)
-            sbuf_putc(b, '&');
-        urlencode(b, ks, kn);
-        sbuf_putc(b, '=');
-        urlencode(b, vs, vn);
-    }
-    return 0;
-}
-
-/* url with the query pairs added as python-requests adds params: after an existing query
- * with '&' (after a bare '?' with nothing), before any fragment. Returns a new string, or
- * NULL after an error. */
-static char *with_query(ctx *c, const char *url, const json_value *query)
-{
-    sbuf params = SBUF_INIT;
-    if (encode_pairs(c, query, "query", &params)) {
-        sbuf_free(&params);
-        return NULL;
-    }
-    size_t end = strcspn(url, "#");
-    const char *q = memchr(url, '?', end);
-    sbuf u = SBUF_INIT;
-    sbuf_add(&u, url, end);
-    if (params.len) {
-        if (!q)
-            sbuf_putc(&u, '?');
-        else if (q + 1 < url + end)
-            sbuf_putc(&u, '&');
-        sbuf_add(&u, params.s, params.len);
-    }
-    sbuf_puts(&u, url + end);
-    sbuf_free(&params);
-    return sbuf_take(&u);
-}
-
-static bool valid_url_text(const char *s)
-{
-    if (!*s)
-        return false;
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
-        if (*p <= ' ' || *p == 0x7f)
-            return false;
-    return true;
-}
-
-/* A base URL needs a host name: "http://:80" and "http://user@/" have none. */
 static bool valid_host(const char *h)
 {
-    if (!interp_is_absolute(h) || !valid_url_text(h))
+    if (!interp_is_absolute(h))
         return false;
+    for (const unsigned char *p = (const unsigned char *)h; *p; p++)
+        if (*p <= ' ' || *p == 0x7f)
+            return false;
+    /* A base URL needs a host name: "http://:80" and "http://user@/" have none. */
     const char *p = strstr(h, "://") + 3;
     size_t authority = strcspn(p, "/?#");
     const char *at = memchr(p, '@', authority);
@@ -364,238 +65,19 @@ static bool valid_host(const char *h)
     return name > 0 && name <= authority;
 }
 
-/* ---- headers ------------------------------------------------------------------------ */
-
-static bool header_name_ok(const char *s, size_t n)
-{
-    if (n == 0)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char ch = (unsigned char)s[i];
-        if (ch <= ' ' || ch >= 0x7f || strchr("()<>@,;:\\\"/[]?={}", ch))
-            return false;
-    }
-    return true;
-}
-
-static int check_headers(ctx *c, const json_value *h)
-{
-    if (h->type != JSON_OBJECT)
-        return wrong_type(c, h, "headers", "an object of header names and values");
-    for (size_t i = 0; i < h->obj.count; i++) {
-        const json_member *m = &h->obj.members[i];
-        if (!header_name_ok(m->key, m->key_len))
-            return fail(c, m->line, m->col, "\"%s\" is not a valid header name", m->key);
-        const char *s;
-        size_t n;
-        if (scalar_text(c, &m->value, "a header value", &s, &n))
-            return -1;
-        if (memchr(s, '\r', n) || memchr(s, '\n', n) || memchr(s, '\0', n))
-            return fail(c, m->value.line, m->value.col,
-                        "header value must not contain line breaks or NUL");
-    }
-    return 0;
-}
-
-static bool has_header(const json_value *h, const char *name)
-{
-    if (!h)
-        return false;
-    for (size_t i = 0; i < h->obj.count; i++)
-        if (strcasecmp(h->obj.members[i].key, name) == 0)
-            return true;
-    return false;
-}
-
-static struct curl_slist *add_header(struct curl_slist *l, const char *name, const char *value,
-                                     size_t vlen)
-{
-    sbuf b = SBUF_INIT;
-    /* curl sends "Name;" as an empty header and drops "Name:" entirely. */
-    if (vlen == 0)
-        sbuf_printf(&b, "%s;", name);
-    else {
-        sbuf_printf(&b, "%s: ", name);
-        sbuf_add(&b, value, vlen);
-    }
-    struct curl_slist *n = curl_slist_append(l, sbuf_str(&b));
-    sbuf_free(&b);
-    if (!n)
-        xoom();
-    return n;
-}
-
-/* Class headers, then step headers (which win by case-insensitive name), then the
- * content type the body implies when neither gave one. */
-static struct curl_slist *build_headers(const json_value *cls, const json_value *own,
-                                        const char *content_type, bool has_body)
-{
-    struct curl_slist *l = NULL;
-    const char *s;
-    size_t n;
-    /* Both objects were checked by check_headers: every value is a scalar. */
-    if (cls)
-        for (size_t i = 0; i < cls->obj.count; i++) {
-            const json_member *m = &cls->obj.members[i];
-            if (!has_header(own, m->key) && scalar(&m->value, &s, &n))
-                l = add_header(l, m->key, s, n);
-        }
-    if (own)
-        for (size_t i = 0; i < own->obj.count; i++) {
-            const json_member *m = &own->obj.members[i];
-            if (scalar(&m->value, &s, &n))
-                l = add_header(l, m->key, s, n);
-        }
-    if (has_body) {
-        if (!has_header(cls, "Content-Type") && !has_header(own, "Content-Type")) {
-            if (content_type)
-                l = add_header(l, "Content-Type", content_type, strlen(content_type));
-            else if (!(l = curl_slist_append(l, "Content-Type:")))
-                xoom(); /* a raw body is sent without curl's form content type */
-        }
-        if (!has_header(cls, "Expect") && !has_header(own, "Expect") &&
-            !(l = curl_slist_append(l, "Expect:")))
-            xoom();
-    }
-    return l;
-}
-
 /* ---- steps -------------------------------------------------------------------------- */
-
-static const char *const request_keys[] = {"method", "url", "name", "query", "headers",
-                                           "json", "form", "body", "timeout", "redirects",
-                                           "connection", NULL};
-
-static bool method_ok(const char *m)
-{
-    if (!*m || strlen(m) > 32)
-        return false;
-    for (const char *p = m; *p; p++)
-        if (!isalpha((unsigned char)*p) && *p != '-' && *p != '_')
-            return false;
-    return true;
-}
-
-static int compile_request(ctx *c, const json_value *v, req_step *r)
-{
-    const char *method = "GET", *url = NULL, *name = NULL;
-    const json_value *headers = NULL, *query = NULL, *url_v = v;
-    r->timeout_ms = c->class_timeout_ms;
-    r->follow = c->class_redirects;
-    r->conn = c->class_conn;
-    char *short_method = NULL;
-
-    if (v->type == JSON_STRING) {
-        /* "GET /path" or "/path" */
-        const char *sp = strchr(v->str.s, ' ');
-        if (sp) {
-            short_method = xstrndup(v->str.s, (size_t)(sp - v->str.s));
-            method = short_method;
-            url = sp + 1;
-            while (*url == ' ')
-                url++;
-        } else {
-            url = v->str.s;
-        }
-    } else if (v->type == JSON_OBJECT) {
-        if (check_keys(c, v, "request", request_keys) || get_string(c, v, "method", &method) ||
-            get_string(c, v, "url", &url) || get_string(c, v, "name", &name) ||
-            get_timeout(c, v, &r->timeout_ms) || get_bool(c, v, "redirects", &r->follow) ||
-            get_conn(c, v, &r->conn))
-            return -1;
-        if (!url)
-            return fail(c, v->line, v->col, "request needs a \"url\"");
-        url_v = json_get(v, "url");
-        headers = json_get(v, "headers");
-        query = json_get(v, "query");
-        if (headers && check_headers(c, headers))
-            return -1;
-    } else {
-        return wrong_type(c, v, "request", "an object or a \"METHOD /url\" string");
-    }
-
-    int rc = -1;
-    if (!method_ok(method)) {
-        const json_value *mv = v->type == JSON_OBJECT ? json_get(v, "method") : v;
-        fail(c, mv->line, mv->col, "\"%s\" is not an HTTP method", method);
-        goto out;
-    }
-    if (!valid_url_text(url)) {
-        fail(c, url_v->line, url_v->col, "\"url\" must be non-empty and without spaces");
-        goto out;
-    }
-    r->method = xstrdup(method);
-    for (char *p = r->method; *p; p++)
-        *p = (char)toupper((unsigned char)*p);
-
-    if (!query) {
-        r->url = xstrdup(url);
-    } else if (!(r->url = with_query(c, url, query))) {
-        goto out;
-    }
-    if (name) {
-        if (!*name) {
-            const json_value *nv = json_get(v, "name");
-            fail(c, nv->line, nv->col, "request \"name\" must not be empty");
-            goto out;
-        }
-        r->name = xstrdup(name);
-        r->name_explicit = true;
-    }
-
-    const json_value *jv = v->type == JSON_OBJECT ? json_get(v, "json") : NULL;
-    const json_value *fv = v->type == JSON_OBJECT ? json_get(v, "form") : NULL;
-    const json_value *bv = v->type == JSON_OBJECT ? json_get(v, "body") : NULL;
-    if ((jv != NULL) + (fv != NULL) + (bv != NULL) > 1) {
-        const json_value *second = bv ? bv : fv;
-        fail(c, second->line, second->col,
-             "a request takes only one of \"json\", \"form\" and \"body\"");
-        goto out;
-    }
-    const char *ctype = NULL;
-    sbuf body = SBUF_INIT;
-    if (jv) {
-        json_write_value(&body, jv);
-        ctype = "application/json";
-    } else if (fv) {
-        if (fv->type != JSON_OBJECT && fv->type != JSON_ARRAY) {
-            wrong_type(c, fv, "form", "an object or an array of [name, value] pairs");
-            goto out;
-        }
-        if (encode_pairs(c, fv, "form", &body)) {
-            sbuf_free(&body);
-            goto out;
-        }
-        ctype = "application/x-www-form-urlencoded";
-    } else if (bv) {
-        if (bv->type != JSON_STRING) {
-            wrong_type(c, bv, "body", "a string");
-            goto out;
-        }
-        sbuf_add(&body, bv->str.s, bv->str.len);
-    }
-    if (jv || fv || bv) {
-        r->body_len = body.len;
-        r->body = sbuf_take(&body);
-    }
-    r->headers = build_headers(c->class_headers, headers, ctype, r->body != NULL);
-    rc = 0;
-out:
-    free(short_method);
-    return rc;
-}
 
 static int compile_between(ctx *c, const json_value *a, wait_spec *w)
 {
     if (a->type != JSON_ARRAY || a->arr.count != 2)
-        return fail(c, a->line, a->col, "\"between\" must be [min, max] in seconds");
+        return jck_fail(&c->j, a->line, a->col, "\"between\" must be [min, max] in seconds");
     w->kind = WAIT_BETWEEN;
-    if (num_value(c, &a->arr.items[0], "min", 0, false, &w->a) ||
-        num_value(c, &a->arr.items[1], "max", 0, false, &w->b))
+    if (jck_number_value(&c->j, &a->arr.items[0], "min", 0, false, &w->a) ||
+        jck_number_value(&c->j, &a->arr.items[1], "max", 0, false, &w->b))
         return -1;
     if (w->b < w->a)
-        return fail(c, a->line, a->col, "\"between\": max (%g) is less than min (%g)", w->b,
-                    w->a);
+        return jck_fail(&c->j, a->line, a->col, "\"between\": max (%g) is less than min (%g)",
+                        w->b, w->a);
     return 0;
 }
 
@@ -603,19 +85,21 @@ static int compile_think(ctx *c, const json_value *v, wait_spec *w)
 {
     if (v->type == JSON_NUMBER) {
         w->kind = WAIT_CONSTANT;
-        return num_value(c, v, "think", 0, false, &w->a);
+        return jck_number_value(&c->j, v, "think", 0, false, &w->a);
     }
     if (v->type != JSON_OBJECT)
-        return wrong_type(c, v, "think", "a number of seconds or {\"between\": [min, max]}");
+        return jck_wrong_type(&c->j, v, "think",
+                              "a number of seconds or {\"between\": [min, max]}");
     static const char *const keys[] = {"constant", "between", NULL};
-    if (check_keys(c, v, "think", keys))
+    if (jck_keys(&c->j, v, "think", keys))
         return -1;
     if (v->obj.count != 1)
-        return fail(c, v->line, v->col, "\"think\" takes exactly one of \"constant\" or \"between\"");
+        return jck_fail(&c->j, v->line, v->col,
+                        "\"think\" takes exactly one of \"constant\" or \"between\"");
     const json_member *m = &v->obj.members[0];
     if (strcmp(m->key, "constant") == 0) {
         w->kind = WAIT_CONSTANT;
-        return num_value(c, &m->value, "constant", 0, false, &w->a);
+        return jck_number_value(&c->j, &m->value, "constant", 0, false, &w->a);
     }
     return compile_between(c, &m->value, w);
 }
@@ -624,8 +108,9 @@ static int compile_think(ctx *c, const json_value *v, wait_spec *w)
 static int compile_steps(ctx *c, const json_value *arr, const char *key, program *p,
                          const char *where)
 {
+    p->scope = c->scope;
     if (arr->type != JSON_ARRAY)
-        return wrong_type(c, arr, key, "an array of steps");
+        return jck_wrong_type(&c->j, arr, key, "an array of steps");
     p->n = (int)arr->arr.count;
     p->steps = xcalloc(arr->arr.count ? arr->arr.count : 1, sizeof *p->steps);
     static const char *const step_keys[] = {"request", "think", "description", NULL};
@@ -633,22 +118,22 @@ static int compile_steps(ctx *c, const json_value *arr, const char *key, program
         const json_value *sv = &arr->arr.items[i];
         step *s = &p->steps[i];
         sbuf w = SBUF_INIT;
-        sbuf_printf(&w, "%s:%u:%u (%s, step %zu)", c->path, sv->line, sv->col, where, i + 1);
+        sbuf_printf(&w, "%s:%u:%u (%s, step %zu)", c->j.path, sv->line, sv->col, where, i + 1);
         s->where = sbuf_take(&w);
         if (sv->type != JSON_OBJECT)
-            return wrong_type(c, sv, "step", "an object such as {\"request\": ...}");
-        if (check_keys(c, sv, "step", step_keys))
+            return jck_wrong_type(&c->j, sv, "step", "an object such as {\"request\": ...}");
+        if (jck_keys(&c->j, sv, "step", step_keys))
             return -1;
         const json_value *req = json_get(sv, "request"), *think = json_get(sv, "think");
         const char *desc = NULL;
-        if (get_string(c, sv, "description", &desc))
+        if (jck_string(&c->j, sv, "description", &desc))
             return -1;
         if (!req == !think)
-            return fail(c, sv->line, sv->col,
-                        "a step needs exactly one action: \"request\" or \"think\"");
+            return jck_fail(&c->j, sv->line, sv->col,
+                            "a step needs exactly one action: \"request\" or \"think\"");
         if (req) {
             s->kind = STEP_REQUEST;
-            if (compile_request(c, req, &s->r))
+            if (request_compile(&c->j, req, &c->defaults, c->scope, &s->r))
                 return -1;
         } else {
             s->kind = STEP_THINK;
@@ -665,27 +150,27 @@ static int compile_wait(ctx *c, const json_value *v, wait_spec *w)
 {
     if (v->type == JSON_NUMBER) {
         w->kind = WAIT_CONSTANT;
-        return num_value(c, v, "wait_time", 0, false, &w->a);
+        return jck_number_value(&c->j, v, "wait_time", 0, false, &w->a);
     }
     if (v->type != JSON_OBJECT)
-        return wrong_type(c, v, "wait_time",
-                          "a number or one of {\"constant\": s}, {\"between\": [min, max]}, "
-                          "{\"constant_pacing\": s}, {\"constant_throughput\": n}");
+        return jck_wrong_type(&c->j, v, "wait_time",
+                              "a number or one of {\"constant\": s}, {\"between\": [min, "
+                              "max]}, {\"constant_pacing\": s}, {\"constant_throughput\": n}");
     static const char *const keys[] = {"constant", "between", "constant_pacing",
                                        "constant_throughput", NULL};
-    if (check_keys(c, v, "wait_time", keys))
+    if (jck_keys(&c->j, v, "wait_time", keys))
         return -1;
     if (v->obj.count != 1)
-        return fail(c, v->line, v->col, "\"wait_time\" takes exactly one kind of wait");
+        return jck_fail(&c->j, v->line, v->col, "\"wait_time\" takes exactly one kind of wait");
     const json_member *m = &v->obj.members[0];
     if (strcmp(m->key, "between") == 0)
         return compile_between(c, &m->value, w);
     if (strcmp(m->key, "constant") == 0) {
         w->kind = WAIT_CONSTANT;
-        return num_value(c, &m->value, "constant", 0, false, &w->a);
+        return jck_number_value(&c->j, &m->value, "constant", 0, false, &w->a);
     }
     w->kind = strcmp(m->key, "constant_pacing") == 0 ? WAIT_PACING : WAIT_THROUGHPUT;
-    return num_value(c, &m->value, m->key, 0, true, &w->a);
+    return jck_number_value(&c->j, &m->value, m->key, 0, true, &w->a);
 }
 
 static bool name_ok(const char *s)
@@ -718,37 +203,40 @@ static int compile_task(ctx *c, const json_value *tv, const char *cls, int index
 {
     static const char *const keys[] = {"name", "description", "weight", "tags", "steps",
                                        "request", NULL};
+    p->scope = c->scope;
     if (tv->type != JSON_OBJECT)
-        return wrong_type(c, tv, "task", "an object");
-    if (check_keys(c, tv, "task", keys))
+        return jck_wrong_type(&c->j, tv, "task", "an object");
+    if (jck_keys(&c->j, tv, "task", keys))
         return -1;
     const char *name = NULL, *desc = NULL;
     long weight = 1;
-    if (get_string(c, tv, "name", &name) || get_string(c, tv, "description", &desc) ||
-        get_int(c, tv, "weight", 1, 1000000, &weight))
+    if (jck_string(&c->j, tv, "name", &name) || jck_string(&c->j, tv, "description", &desc) ||
+        jck_int(&c->j, tv, "weight", 1, 1000000, &weight))
         return -1;
     if (name && !*name) {
         const json_value *nv = json_get(tv, "name");
-        return fail(c, nv->line, nv->col, "task \"name\" must not be empty");
+        return jck_fail(&c->j, nv->line, nv->col, "task \"name\" must not be empty");
     }
     t->weight = (int)weight;
     const json_value *tags = json_get(tv, "tags");
     if (tags) {
         if (tags->type != JSON_ARRAY)
-            return wrong_type(c, tags, "tags", "an array of strings");
+            return jck_wrong_type(&c->j, tags, "tags", "an array of strings");
         t->tags = xcalloc(tags->arr.count + 1, sizeof *t->tags);
         for (size_t i = 0; i < tags->arr.count; i++) {
             const json_value *g = &tags->arr.items[i];
             if (g->type != JSON_STRING)
-                return wrong_type(c, g, "tags", "an array of strings");
+                return jck_wrong_type(&c->j, g, "tags", "an array of strings");
             if (!g->str.len || strlen(g->str.s) != g->str.len)
-                return fail(c, g->line, g->col, "a tag must be a non-empty string without NUL");
+                return jck_fail(&c->j, g->line, g->col,
+                                "a tag must be a non-empty string without NUL");
             t->tags[t->ntags++] = xstrdup(g->str.s);
         }
     }
     const json_value *steps = json_get(tv, "steps"), *req = json_get(tv, "request");
     if (!steps == !req)
-        return fail(c, tv->line, tv->col, "a task needs \"steps\" or a single \"request\"");
+        return jck_fail(&c->j, tv->line, tv->col,
+                        "a task needs \"steps\" or a single \"request\"");
     sbuf where = SBUF_INIT;
     if (name)
         sbuf_printf(&where, "user class \"%s\", task \"%s\"", cls, name);
@@ -758,15 +246,15 @@ static int compile_task(ctx *c, const json_value *tv, const char *cls, int index
     if (steps) {
         rc = compile_steps(c, steps, "steps", p, sbuf_str(&where));
         if (rc == 0 && p->n == 0)
-            rc = fail(c, steps->line, steps->col, "a task needs at least one step");
+            rc = jck_fail(&c->j, steps->line, steps->col, "a task needs at least one step");
     } else {
         p->n = 1;
         p->steps = xcalloc(1, sizeof *p->steps);
         p->steps[0].kind = STEP_REQUEST;
         sbuf w = SBUF_INIT;
-        sbuf_printf(&w, "%s:%u:%u (%s)", c->path, req->line, req->col, sbuf_str(&where));
+        sbuf_printf(&w, "%s:%u:%u (%s)", c->j.path, req->line, req->col, sbuf_str(&where));
         p->steps[0].where = sbuf_take(&w);
-        rc = compile_request(c, req, &p->steps[0].r);
+        rc = request_compile(&c->j, req, &c->defaults, c->scope, &p->steps[0].r);
     }
     sbuf_free(&where);
     if (rc)
@@ -777,38 +265,155 @@ static int compile_task(ctx *c, const json_value *tv, const char *cls, int index
     return 0;
 }
 
-static const char *const class_keys[] = {"name", "description", "weight", "fixed_count", "host",
-                                         "headers", "wait_time", "sequential", "timeout",
-                                         "redirects", "connection", "on_start", "on_stop",
-                                         "tasks", NULL};
+/* ---- variables ---------------------------------------------------------------------- */
+
+static bool var_name_ok(const char *s)
+{
+    if (!*s || !(isalpha((unsigned char)*s) || *s == '_'))
+        return false;
+    for (const char *p = s; *p; p++)
+        if (!isalnum((unsigned char)*p) && *p != '_')
+            return false;
+    return strcmp(s, "user_index") != 0 && strcmp(s, "worker_index") != 0;
+}
+
+static void scope_add(void *data, const char *name)
+{
+    iscope *s = data;
+    for (int i = 0; i < s->nvars; i++)
+        if (strcmp(s->vars[i], name) == 0)
+            return;
+    s->vars = xrealloc(s->vars, (size_t)(s->nvars + 1) * sizeof *s->vars);
+    s->initial = xrealloc(s->initial, (size_t)(s->nvars + 1) * sizeof *s->initial);
+    s->vars[s->nvars] = xstrdup(name);
+    s->initial[s->nvars] = (tpl_value){NULL, 0, false};
+    s->nvars++;
+}
+
+/* Capture names in a list of steps (their requests' "capture" keys). */
+static void collect_captures(const json_value *steps, iscope *s)
+{
+    if (!steps || steps->type != JSON_ARRAY)
+        return;
+    for (size_t i = 0; i < steps->arr.count; i++) {
+        const json_value *req = json_get(&steps->arr.items[i], "request");
+        if (req)
+            request_capture_names(req, scope_add, s);
+    }
+}
+
+/* The class's variables, before anything is compiled: "variables" with their starting
+ * values, then every capture's name, so templates can be checked against them. */
+static int build_scope(ctx *c, const json_value *cv, iscope *s)
+{
+    const json_value *vars = json_get(cv, "variables");
+    if (vars) {
+        if (vars->type != JSON_OBJECT)
+            return jck_wrong_type(&c->j, vars, "variables",
+                                  "an object of variable names and starting values");
+        for (size_t i = 0; i < vars->obj.count; i++) {
+            const json_member *m = &vars->obj.members[i];
+            if (!var_name_ok(m->key))
+                return jck_fail(&c->j, m->line, m->col,
+                                "\"%s\" is not a variable name (letters, digits and '_', "
+                                "not starting with a digit)", m->key);
+            const char *t;
+            size_t n;
+            if (jck_scalar_text(&c->j, &m->value, "a variable's starting value", &t, &n))
+                return -1;
+            scope_add(s, m->key);
+            s->initial[s->nvars - 1] = (tpl_value){xmemdup(t, n + 1), n,
+                                                   m->value.type != JSON_STRING};
+            ((char *)s->initial[s->nvars - 1].s)[n] = '\0';
+        }
+    }
+    collect_captures(json_get(cv, "on_start"), s);
+    collect_captures(json_get(cv, "on_stop"), s);
+    const json_value *tasks = json_get(cv, "tasks");
+    for (size_t i = 0; tasks && tasks->type == JSON_ARRAY && i < tasks->arr.count; i++) {
+        const json_value *tv = &tasks->arr.items[i];
+        collect_captures(json_get(tv, "steps"), s);
+        const json_value *req = json_get(tv, "request");
+        if (req)
+            request_capture_names(req, scope_add, s);
+    }
+    for (int i = 0; i < s->nvars; i++)
+        if (!var_name_ok(s->vars[i]))
+            return jck_fail(&c->j, cv->line, cv->col,
+                            "\"%s\" cannot be captured: not a variable name", s->vars[i]);
+    s->sources = c->nsources ? xmemdup(c->sources, (size_t)c->nsources * sizeof *c->sources)
+                             : NULL;
+    s->nsources = c->nsources;
+    s->per_task = xcalloc((size_t)c->nsources + 1, sizeof *s->per_task);
+    if (c->nsources)
+        memcpy(s->per_task, c->per_task, (size_t)c->nsources * sizeof *s->per_task);
+    s->worker_index = c->opts->worker_index;
+    return 0;
+}
+
+static const char *const class_keys[] = {
+    "name", "description", "weight", "fixed_count", "host", "headers", "wait_time",
+    "sequential", "timeout", "redirects", "connection", "on_failure", "http_version",
+    "verify_tls", "client_cert", "basic_auth", "variables", "on_start", "on_stop", "tasks",
+    NULL};
+
+static int class_defaults(ctx *c, const json_value *cv, sclass *sc)
+{
+    request_defaults *d = &c->defaults;
+    memset(d, 0, sizeof *d);
+    d->timeout_ms = (long)(SCENARIO_DEFAULT_TIMEOUT * 1000);
+    d->follow = true;
+    d->conn = HTTP_CONN_USER;
+    d->base_dir = c->dir;
+    double t = -1;
+    static const char *const conns[] = {"user", "shared", "request", NULL};
+    static const char *const failures[] = {"continue", "end_task", "stop_user", NULL};
+    int conn = 0, on_failure = 0;
+    if (jck_number(&c->j, cv, "timeout", 0, true, &t) ||
+        jck_bool(&c->j, cv, "redirects", &d->follow) ||
+        jck_choice(&c->j, cv, "connection", conns, &conn) ||
+        jck_choice(&c->j, cv, "on_failure", failures, &on_failure) ||
+        request_opts(&c->j, cv, NULL, c->dir, &sc->opts))
+        return -1;
+    if (t > 0)
+        d->timeout_ms = t * 1000 > (double)LONG_MAX / 2 ? LONG_MAX / 2 : (long)ceil(t * 1000);
+    d->conn = conn == 0 ? HTTP_CONN_USER : conn == 1 ? HTTP_CONN_SHARED : HTTP_CONN_REQUEST;
+    d->on_failure = (enum on_failure)on_failure;
+    d->opts = sc->opts;
+    d->headers = json_get(cv, "headers");
+    if (d->headers && d->headers->type != JSON_OBJECT)
+        return jck_wrong_type(&c->j, d->headers, "headers",
+                              "an object of header names and values");
+    return 0;
+}
 
 static int compile_class(ctx *c, const json_value *cv, const char *file_host, uclass *u)
 {
     sclass *sc = xcalloc(1, sizeof *sc);
     u->data = sc;
-    sc->file = xstrdup(c->path);
+    u->user_cleanup = interp_user_cleanup;
+    sc->file = xstrdup(c->j.path);
     sc->file_host = file_host ? xstrdup(file_host) : NULL;
+    c->scope = &sc->scope;
     if (cv->type != JSON_OBJECT)
-        return wrong_type(c, cv, "user class", "an object");
-    if (check_keys(c, cv, "user class", class_keys))
+        return jck_wrong_type(&c->j, cv, "user class", "an object");
+    if (jck_keys(&c->j, cv, "user class", class_keys))
         return -1;
     const char *name = NULL, *host = NULL, *desc = NULL;
     long weight = 1, fixed = 0;
-    c->class_timeout_ms = (long)(SCENARIO_DEFAULT_TIMEOUT * 1000);
-    if (get_string(c, cv, "name", &name) || get_string(c, cv, "description", &desc) ||
-        get_int(c, cv, "weight", 0, 1000000, &weight) ||
-        get_int(c, cv, "fixed_count", 0, 10000000, &fixed) || get_string(c, cv, "host", &host) ||
-        get_bool(c, cv, "sequential", &u->sequential) ||
-        get_timeout(c, cv, &c->class_timeout_ms) ||
-        get_bool(c, cv, "redirects", &c->class_redirects) || get_conn(c, cv, &c->class_conn))
+    if (jck_string(&c->j, cv, "name", &name) || jck_string(&c->j, cv, "description", &desc) ||
+        jck_int(&c->j, cv, "weight", 0, 1000000, &weight) ||
+        jck_int(&c->j, cv, "fixed_count", 0, 10000000, &fixed) ||
+        jck_string(&c->j, cv, "host", &host) ||
+        jck_bool(&c->j, cv, "sequential", &u->sequential))
         return -1;
     if (!name)
-        return fail(c, cv->line, cv->col, "user class needs a \"name\"");
+        return jck_fail(&c->j, cv->line, cv->col, "user class needs a \"name\"");
     if (!name_ok(name)) {
         const json_value *nv = json_get(cv, "name");
-        return fail(c, nv->line, nv->col,
-                    "user class name \"%s\" may only hold letters, digits, '_', '-' and '.'",
-                    name);
+        return jck_fail(&c->j, nv->line, nv->col,
+                        "user class name \"%s\" may only hold letters, digits, '_', '-' and "
+                        "'.'", name);
     }
     u->name = xstrdup(name);
     u->weight = (int)weight;
@@ -816,16 +421,14 @@ static int compile_class(ctx *c, const json_value *cv, const char *file_host, uc
     if (host) {
         if (!valid_host(host)) {
             const json_value *hv = json_get(cv, "host");
-            return fail(c, hv->line, hv->col,
-                        "\"host\" must be a base URL such as \"http://127.0.0.1:8080\"");
+            return jck_fail(&c->j, hv->line, hv->col,
+                            "\"host\" must be a base URL such as \"http://127.0.0.1:8080\"");
         }
         u->host = xstrdup(host);
     }
     const json_value *wv = json_get(cv, "wait_time");
-    if (wv && compile_wait(c, wv, &u->wait))
-        return -1;
-    c->class_headers = json_get(cv, "headers");
-    if (c->class_headers && check_headers(c, c->class_headers))
+    if ((wv && compile_wait(c, wv, &u->wait)) || class_defaults(c, cv, sc) ||
+        build_scope(c, cv, &sc->scope))
         return -1;
 
     sbuf where = SBUF_INIT;
@@ -850,9 +453,10 @@ static int compile_class(ctx *c, const json_value *cv, const char *file_host, uc
 
     const json_value *tasks = json_get(cv, "tasks");
     if (!tasks)
-        return fail(c, cv->line, cv->col, "user class \"%s\" needs \"tasks\"", name);
+        return jck_fail(&c->j, cv->line, cv->col, "user class \"%s\" needs \"tasks\"", name);
     if (tasks->type != JSON_ARRAY || tasks->arr.count == 0)
-        return fail(c, tasks->line, tasks->col, "\"tasks\" must be a non-empty array of tasks");
+        return jck_fail(&c->j, tasks->line, tasks->col,
+                        "\"tasks\" must be a non-empty array of tasks");
     size_t n = tasks->arr.count;
     sc->progs = xcalloc(n, sizeof *sc->progs);
     sc->all_tasks = xcalloc(n, sizeof *sc->all_tasks);
@@ -864,9 +468,9 @@ static int compile_class(ctx *c, const json_value *cv, const char *file_host, uc
         for (size_t j = 0; j < i; j++)
             if (strcmp(sc->all_tasks[j].name, sc->all_tasks[i].name) == 0) {
                 const json_value *tv = &tasks->arr.items[i];
-                return fail(c, tv->line, tv->col,
-                            "two tasks of user class \"%s\" are named \"%s\"; give them "
-                            "distinct \"name\"s", name, sc->all_tasks[i].name);
+                return jck_fail(&c->j, tv->line, tv->col,
+                                "two tasks of user class \"%s\" are named \"%s\"; give them "
+                                "distinct \"name\"s", name, sc->all_tasks[i].name);
             }
     }
     return 0;
@@ -897,6 +501,8 @@ static void free_class(uclass *u)
         free_task(&sc->all_tasks[i]);
         interp_free(&sc->progs[i]);
     }
+    interp_scope_free(&sc->scope);
+    request_opts_free(sc->opts);
     free(sc->all_tasks);
     free(sc->progs);
     free(sc->file);
@@ -910,15 +516,89 @@ void scenario_free(scenario *sc)
         return;
     for (int i = 0; i < sc->nall; i++)
         free_class(&sc->all[i]);
+    for (int i = 0; i < sc->nsources; i++)
+        data_free(sc->sources[i]);
+    free(sc->sources);
     free(sc->all);
     free(sc->run);
     free(sc->files);
     free(sc);
 }
 
+/* ---- test data ---------------------------------------------------------------------- */
+
+static int load_data(ctx *c, const json_value *data, scenario *sc)
+{
+    if (data->type != JSON_OBJECT)
+        return jck_wrong_type(&c->j, data, "data", "an object of data source names");
+    static const char *const keys[] = {"file", "mode", "per", "on_exhausted", "description",
+                                       NULL};
+    static const char *const modes[] = {"sequential", "random", "unique", NULL};
+    static const char *const pers[] = {"user", "task", NULL};
+    static const char *const outs[] = {"recycle", "stop_user", "stop_test", NULL};
+    c->sources = xcalloc(data->obj.count + 1, sizeof *c->sources);
+    c->per_task = xcalloc(data->obj.count + 1, sizeof *c->per_task);
+    for (size_t i = 0; i < data->obj.count; i++) {
+        const json_member *m = &data->obj.members[i];
+        const json_value *v = &m->value;
+        if (!var_name_ok(m->key))
+            return jck_fail(&c->j, m->line, m->col, "\"%s\" is not a data source name "
+                            "(letters, digits and '_')", m->key);
+        for (int k = 0; k < sc->nsources; k++)
+            if (strcmp(data_name(sc->sources[k]), m->key) == 0)
+                return jck_fail(&c->j, m->line, m->col, "data source \"%s\" is defined twice",
+                                m->key);
+        if (v->type != JSON_OBJECT)
+            return jck_wrong_type(&c->j, v, m->key, "an object such as {\"file\": \"x.csv\"}");
+        const char *file = NULL, *desc = NULL;
+        int mode = 0, per = 0, out = -1;
+        if (jck_keys(&c->j, v, "data source", keys) || jck_string(&c->j, v, "file", &file) ||
+            jck_string(&c->j, v, "description", &desc) ||
+            jck_choice(&c->j, v, "mode", modes, &mode) ||
+            jck_choice(&c->j, v, "per", pers, &per) ||
+            jck_choice(&c->j, v, "on_exhausted", outs, &out))
+            return -1;
+        if (!file)
+            return jck_fail(&c->j, v->line, v->col, "data source \"%s\" needs a \"file\"",
+                            m->key);
+        if (mode == DATA_UNIQUE && per == 1) {
+            const json_value *pv = json_get(v, "per");
+            return jck_fail(&c->j, pv->line, pv->col,
+                            "a unique row belongs to its user: \"per\" must be \"user\"");
+        }
+        if (out < 0)
+            out = mode == DATA_UNIQUE ? DATA_STOP_USER : DATA_RECYCLE;
+        if (mode == DATA_UNIQUE && out == DATA_RECYCLE) {
+            const json_value *ov = json_get(v, "on_exhausted");
+            return jck_fail(&c->j, ov->line, ov->col,
+                            "unique rows cannot be shared: \"on_exhausted\" must be "
+                            "\"stop_user\" or \"stop_test\"");
+        }
+        sbuf path = SBUF_INIT;
+        if (file[0] != '/' && c->dir && *c->dir)
+            sbuf_printf(&path, "%s/", c->dir);
+        sbuf_puts(&path, file);
+        char err[512];
+        data_source *d = data_load(m->key, sbuf_str(&path), (enum data_mode)mode,
+                                   (enum data_exhausted)out, c->opts->worker_index,
+                                   c->opts->workers ? c->opts->workers : 1, err, sizeof err);
+        sbuf_free(&path);
+        if (!d) {
+            const json_value *fv = json_get(v, "file");
+            return jck_fail(&c->j, fv->line, fv->col, "%s", err);
+        }
+        sc->sources = xrealloc(sc->sources, (size_t)(sc->nsources + 1) * sizeof *sc->sources);
+        sc->sources[sc->nsources++] = d;
+        c->sources[c->nsources] = d;
+        c->per_task[c->nsources++] = per == 1;
+    }
+    return 0;
+}
+
 /* ---- loading ------------------------------------------------------------------------ */
 
-static int load_file(const char *path, scenario *sc, char *err, size_t errlen)
+static int load_file(const char *path, scenario *sc, const scenario_opts *o, char *err,
+                     size_t errlen)
 {
     json_error je;
     json_value *doc = json_parse_file(path, 0, &je);
@@ -932,30 +612,37 @@ static int load_file(const char *path, scenario *sc, char *err, size_t errlen)
             snprintf(err, errlen, "%s:%u:%u: %s", path, je.line, je.col, je.msg);
         return -1;
     }
-    ctx c = {.path = path, .err = err, .errlen = errlen};
+    char *copy = xstrdup(path);
+    ctx c = {.j = {.path = path, .err = err, .errlen = errlen}, .dir = xstrdup(dirname(copy)),
+             .opts = o};
+    free(copy);
     int rc = -1;
-    static const char *const top_keys[] = {"description", "host", "users", NULL};
+    static const char *const top_keys[] = {"description", "host", "data", "users", NULL};
     const char *host = NULL, *desc = NULL;
-    const json_value *users;
+    const json_value *users, *data;
     if (doc->type != JSON_OBJECT) {
-        wrong_type(&c, doc, "scenario", "an object with \"users\"");
+        jck_wrong_type(&c.j, doc, "scenario", "an object with \"users\"");
         goto out;
     }
-    if (check_keys(&c, doc, "scenario", top_keys) || get_string(&c, doc, "host", &host) ||
-        get_string(&c, doc, "description", &desc))
+    if (jck_keys(&c.j, doc, "scenario", top_keys) || jck_string(&c.j, doc, "host", &host) ||
+        jck_string(&c.j, doc, "description", &desc))
         goto out;
     if (host && !valid_host(host)) {
         const json_value *hv = json_get(doc, "host");
-        fail(&c, hv->line, hv->col, "\"host\" must be a base URL such as \"http://127.0.0.1:8080\"");
+        jck_fail(&c.j, hv->line, hv->col,
+                 "\"host\" must be a base URL such as \"http://127.0.0.1:8080\"");
         goto out;
     }
+    if ((data = json_get(doc, "data")) && load_data(&c, data, sc))
+        goto out;
     users = json_get(doc, "users");
     if (!users) {
-        fail(&c, doc->line, doc->col, "scenario needs \"users\": a list of user classes");
+        jck_fail(&c.j, doc->line, doc->col, "scenario needs \"users\": a list of user classes");
         goto out;
     }
     if (users->type != JSON_ARRAY || users->arr.count == 0) {
-        fail(&c, users->line, users->col, "\"users\" must be a non-empty array of user classes");
+        jck_fail(&c.j, users->line, users->col,
+                 "\"users\" must be a non-empty array of user classes");
         goto out;
     }
     for (size_t i = 0; i < users->arr.count; i++) {
@@ -963,21 +650,21 @@ static int load_file(const char *path, scenario *sc, char *err, size_t errlen)
         sc->all = xrealloc(sc->all, (size_t)(sc->nall + 1) * sizeof *sc->all);
         uclass *u = &sc->all[sc->nall++];
         memset(u, 0, sizeof *u);
-        c.class_headers = NULL;
-        c.class_redirects = true;
-        c.class_conn = HTTP_CONN_USER;
         if (compile_class(&c, cv, host, u))
             goto out;
         for (int j = 0; j < sc->nall - 1; j++)
             if (strcmp(sc->all[j].name, u->name) == 0) {
                 const sclass *other = sc->all[j].data;
-                fail(&c, cv->line, cv->col, "user class \"%s\" is already defined in %s",
-                     u->name, other->file);
+                jck_fail(&c.j, cv->line, cv->col, "user class \"%s\" is already defined in %s",
+                         u->name, other->file);
                 goto out;
             }
     }
     rc = 0;
 out:
+    free(c.dir);
+    free(c.sources);
+    free(c.per_task);
     json_free(doc);
     return rc;
 }
@@ -1068,7 +755,7 @@ scenario *scenario_load(const char *paths, const scenario_opts *o, char *err, si
          p = strtok_r(NULL, ",", &save)) {
         while (*p == ' ')
             p++;
-        rc = load_file(p, sc, err, errlen);
+        rc = load_file(p, sc, o, err, errlen);
     }
     free(list);
     if (rc == 0 && sc->nall == 0) {
@@ -1110,6 +797,16 @@ int scenario_resolve(scenario *sc, const char *host_override, char *err, size_t 
                 return -1;
     }
     return 0;
+}
+
+void scenario_set_stop_test(scenario *sc, void (*fn)(void *data, const char *reason),
+                            void *data)
+{
+    for (int i = 0; i < sc->nall; i++) {
+        sclass *c = sc->all[i].data;
+        c->scope.stop_test = fn;
+        c->scope.stop_test_data = data;
+    }
 }
 
 const char *scenario_host(const scenario *sc, const char *host_override)

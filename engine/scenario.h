@@ -24,6 +24,8 @@ typedef struct scenario_opts {
     char **exclude_tags;    /* -E: drop tasks with any of these */
     int nexclude_tags;
     bool equal_weights;     /* --equal-weights */
+    unsigned worker_index;  /* this process's share of the test data: rows i with */
+    unsigned workers;       /* i % workers == worker_index (0 workers means 1) */
 } scenario_opts;
 
 typedef struct scenario {
@@ -32,6 +34,8 @@ typedef struct scenario {
     int nall;
     uclass **run;           /* the classes to run: selected, filtered, in file order */
     int nrun;
+    struct data_source **sources; /* test data of every file (owned) */
+    int nsources;
 } scenario;
 
 /* Finds the scenario file: an explicit -f list is returned as given (checked when
@@ -49,6 +53,11 @@ scenario *scenario_load(const char *paths, const scenario_opts *o, char *err, si
  * class's host, else its file's host. Call before each test. Returns 0, or -1 with
  * "file:line:col: ..." in err for a relative URL with no host. */
 int scenario_resolve(scenario *sc, const char *host_override, char *err, size_t errlen);
+
+/* What to call when test data runs out and its source says "stop_test" (called from a
+ * user's task: the callee must not stop users synchronously). */
+void scenario_set_stop_test(scenario *sc, void (*fn)(void *data, const char *reason),
+                            void *data);
 
 /* The host a report shows: host_override, else the one host all classes to run share,
  * else NULL. Owned by the scenario or the caller's override. */

@@ -51,6 +51,9 @@ static void go_dead(user *u)
 {
     u->state = USER_DEAD;
     u->task = NULL;
+    if (u->cls->user_cleanup)
+        u->cls->user_cleanup(u);
+    u->vars = NULL;
     /* The runner owns u from here on and may reuse it at once. */
     u->env->on_dead(u->env, u);
 }
@@ -255,6 +258,9 @@ void user_release(user *u)
         coro_discard(u->co);
         u->co = NULL;
     }
+    if (u->vars && u->cls && u->cls->user_cleanup)
+        u->cls->user_cleanup(u);
+    u->vars = NULL;
     http_client_free(&u->http);
 }
 

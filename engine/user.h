@@ -65,6 +65,9 @@ struct uclass {
     int ntasks;
     utask on_start, on_stop;
     void *data;             /* owner's per-class data */
+    /* Called when a user of the class has finished (after on_stop), before the runner
+     * reuses its struct: frees what the owner keeps in user.vars. May be NULL. */
+    void (*user_cleanup)(user *u);
     /* runtime */
     int order;              /* position in name order (the runner's class index) */
     uint32_t *cum_weight;   /* owned; prefix sums for weighted choice */

@@ -38,6 +38,7 @@ struct app {
     ev_periodic tick;       /* every whole second: snapshots, history, CSV rows */
     ev_timer printer;       /* the periodic console table */
     ev_timer autoquit;      /* --autoquit after the test ends */
+    ev_timer end_test;      /* a task asked to end the test (test data ran out) */
     ev_signal sigint, sigterm;
     int name_width;
     int signals;            /* interrupts received */
@@ -107,6 +108,28 @@ static void on_run_time(void *data)
     }
     log_info(LOGGER, "--run-time limit reached, shutting down");
     app_quit(a);
+}
+
+/* Called from inside a user's task: the test ends from the loop, a moment later. */
+static void request_end_test(void *data, const char *reason)
+{
+    app *a = data;
+    if (ev_is_active(&a->end_test))
+        return;
+    log_info(LOGGER, "Ending the test: %s", reason);
+    ev_timer_set(&a->end_test, 0., 0.);
+    ev_timer_start(a->loop, &a->end_test);
+}
+
+static void on_end_test(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    app *a = APP_OF(w, end_test);
+    if (web_mode(a))
+        runner_stop(a->runner);
+    else
+        app_quit(a);
 }
 
 static void on_autoquit(struct ev_loop *loop, ev_timer *w, int revents)
@@ -303,6 +326,7 @@ static void app_free(app *a)
     ev_periodic_stop(a->loop, &a->tick);
     ev_timer_stop(a->loop, &a->printer);
     ev_timer_stop(a->loop, &a->autoquit);
+    ev_timer_stop(a->loop, &a->end_test);
     ev_signal_stop(a->loop, &a->sigint);
     ev_signal_stop(a->loop, &a->sigterm);
     runner_free(a->runner);
@@ -338,6 +362,7 @@ app *app_new(struct options *o, scenario *sc, char *err, size_t errlen, int *exi
     ev_init(&a->tick, NULL);
     ev_init(&a->printer, on_print);
     ev_init(&a->autoquit, on_autoquit);
+    ev_init(&a->end_test, on_end_test);
     ev_init(&a->sigint, NULL);
     ev_init(&a->sigterm, NULL);
     if (o->csv_prefix && o->stats_history_enabled) {
@@ -372,6 +397,7 @@ app *app_new(struct options *o, scenario *sc, char *err, size_t errlen, int *exi
             return NULL;
         }
     }
+    scenario_set_stop_test(sc, request_end_test, a);
     ev_periodic_init(&a->tick, on_tick, 0., 1., NULL);
     ev_periodic_start(a->loop, &a->tick);
     ev_signal_init(&a->sigint, on_signal, SIGINT);
