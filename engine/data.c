@@ -1,5 +1,14 @@
 /* Test data sources (data.h).
  *
+ * Formats, beyond what data.h says:
+ * - CSV is strict RFC 4180: a quote may only open a field and, doubled, stand inside a
+ *   quoted one; CRLF or LF ends a line (a lone CR is text); a leading UTF-8 BOM and blank
+ *   lines at the end are skipped; column names must be non-empty and unique.
+ * - JSON lines: blank lines are skipped but counted for line numbers. The columns are the
+ *   keys in order of first appearance over the whole file (every worker sees the same
+ *   columns); a line that lacks a key has an empty string there (json false). Strings are
+ *   decoded; other values are kept as compact JSON text (numbers exactly as written).
+ *
  * Layout: every cell of the kept rows sits in one block, each followed by a NUL, row by
  * row; off[r * columns + c] is where cell (r, c) starts and the next offset (there is one
  * past the last cell) gives its length. A row costs its text plus one offset per cell.
@@ -7,8 +16,9 @@
  * CSV is decoded in place in the buffer the file was read into (a decoded cell and its
  * NUL never need more bytes than the raw field and its separator), so loading needs about
  * the file's size. JSON lines cannot be placed before every key is known, so their cells
- * wait in a scratch buffer and are laid out once at the end. Both are linear: column
- * names are found through a hash table. */
+ * wait in a scratch buffer and are laid out once at the end; a file so sparse that the
+ * table would be far larger than the file is refused. Both are linear: column names are
+ * found through a hash table. */
 #include "data.h"
 
 #include <assert.h>

@@ -24,7 +24,8 @@ enum data_exhausted { DATA_RECYCLE, DATA_STOP_USER, DATA_STOP_TEST };
 typedef struct data_source data_source;
 
 /* Loads path (".csv": a header row names the columns, RFC 4180 quoting; ".jsonl" or
- * ".ndjson": one JSON object per line, its keys the columns) keeping the rows with
+ * ".ndjson": one JSON object per line, its keys the columns, a line lacking a key holding
+ * an empty string there) keeping the rows with
  * index % workers == worker. Returns NULL with "path:line: reason" in err (unreadable
  * file, ragged CSV row, a line that is not an object, no rows, no columns). */
 data_source *data_load(const char *name, const char *path, enum data_mode mode,

@@ -520,19 +520,6 @@ static void test_worker_split(void **state)
 
 /* ---- size ----------------------------------------------------------------------------- */
 
-#ifdef __SANITIZE_ADDRESS__
-#define SLOWDOWN 10.0   /* ASan fills and quarantines every allocation (json_parse's arena) */
-#else
-#define SLOWDOWN 1.0
-#endif
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static void test_large_file(void **state)
 {
     (void)state;
@@ -543,12 +530,9 @@ static void test_large_file(void **state)
         sbuf_printf(&b, "user%d,pw%d,\"note, \"\"%d\"\"\"\r\n", i, i * 7, i);
     const char *path = put_file("big.csv", b.s, b.len);
     char err[256];
-    double t0 = now();
+    /* Speed is the benchmarks' business; this checks a big file loads whole. */
     data_source *d = data_load("big", path, DATA_UNIQUE, DATA_STOP_USER, 0, 1, err, sizeof err);
-    double t = now() - t0;
     assert_non_null(d);
-    print_message("100k CSV rows loaded in %.3f s\n", t);
-    assert_true(t < 0.5 * SLOWDOWN);
     assert_int_equal(data_rows(d), N);
     CELL(d, 0, 0, "user0");
     CELL(d, N - 1, 0, "user99999");
@@ -563,12 +547,8 @@ static void test_large_file(void **state)
     for (int i = 0; i < N; i++)
         sbuf_printf(&b, "{\"user\": \"user%d\", \"n\": %d}\n", i, i);
     path = put_file("big.jsonl", b.s, b.len);
-    t0 = now();
     d = data_load("big", path, DATA_RANDOM, DATA_STOP_USER, 0, 1, err, sizeof err);
-    t = now() - t0;
     assert_non_null(d);
-    print_message("100k JSON lines loaded in %.3f s\n", t);
-    assert_true(t < 0.5 * SLOWDOWN);
     assert_int_equal(data_rows(d), N);
     assert_cell(d, N - 1, 1, "99999", 0, true);
     data_free(d);
