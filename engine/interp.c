@@ -466,6 +466,18 @@ static int render_body(const req_step *q, const tpl_ctx *ctx, ustate *st, char *
     return 0;
 }
 
+typedef struct unset_check {
+    const ustate *st;
+    bool unset;
+} unset_check;
+
+static void note_unset(void *data, int slot)
+{
+    unset_check *u = data;
+    if (!u->st->vars[slot].set)
+        u->unset = true;
+}
+
 /* Templated headers go in front of the static list, in nodes the user owns: the static
  * part is shared, not copied. */
 static int render_headers(const req_step *q, const tpl_ctx *ctx, ustate *st, char *err,
@@ -477,9 +489,15 @@ static int render_headers(const req_step *q, const tpl_ctx *ctx, ustate *st, cha
     }
     sbuf_reset(&st->hdr_text);
     size_t *offs = xmalloc((size_t)q->ndyn_headers * sizeof *offs);
-    int rc = 0;
+    int rc = 0, n = 0;
     for (int i = 0; i < q->ndyn_headers && rc == 0; i++) {
-        offs[i] = st->hdr_text.len;
+        if (q->dyn_headers[i].optional) {
+            unset_check uc = {st, false};
+            tpl_foreach_variable(q->dyn_headers[i].value, note_unset, &uc);
+            if (uc.unset)
+                continue;
+        }
+        offs[n++] = st->hdr_text.len;
         sbuf_puts(&st->hdr_text, q->dyn_headers[i].name);
         size_t mark = st->hdr_text.len;
         sbuf_puts(&st->hdr_text, ": ");
@@ -502,15 +520,16 @@ static int render_headers(const req_step *q, const tpl_ctx *ctx, ustate *st, cha
         }
         sbuf_putc(&st->hdr_text, '\0');
     }
-    if (rc == 0) {
-        if (st->nhdr_nodes < q->ndyn_headers) {
-            st->hdr_nodes = xrealloc(st->hdr_nodes,
-                                     (size_t)q->ndyn_headers * sizeof *st->hdr_nodes);
-            st->nhdr_nodes = q->ndyn_headers;
+    if (rc == 0 && n == 0)
+        st->req.headers = q->headers;
+    if (rc == 0 && n > 0) {
+        if (st->nhdr_nodes < n) {
+            st->hdr_nodes = xrealloc(st->hdr_nodes, (size_t)n * sizeof *st->hdr_nodes);
+            st->nhdr_nodes = n;
         }
-        for (int i = 0; i < q->ndyn_headers; i++) {
+        for (int i = 0; i < n; i++) {
             st->hdr_nodes[i].data = st->hdr_text.s + offs[i];
-            st->hdr_nodes[i].next = i + 1 < q->ndyn_headers ? &st->hdr_nodes[i + 1] : q->headers;
+            st->hdr_nodes[i].next = i + 1 < n ? &st->hdr_nodes[i + 1] : q->headers;
         }
         st->req.headers = st->hdr_nodes;
     }

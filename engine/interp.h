@@ -86,6 +86,7 @@ typedef struct capture {
 typedef struct tpl_pair {
     char *name;
     tpl *value;
+    bool optional;              /* a class header: left out while its variables are unset */
 } tpl_pair;
 
 /* A JSON body with templates: literal JSON text between holes. A hole that is a whole

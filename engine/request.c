@@ -222,7 +222,8 @@ static struct curl_slist *add_header(struct curl_slist *l, const char *name, con
 
 /* One header of the merged set: static ones join the shared list, templated ones become
  * per-request entries. */
-static int add_merged_header(jck *c, const json_member *m, iscope *scope, req_step *r)
+static int add_merged_header(jck *c, const json_member *m, iscope *scope, bool from_class,
+                             req_step *r)
 {
     tpl *t;
     if (scalar_tpl(c, &m->value, "a header value", scope, &t))
@@ -237,6 +238,9 @@ static int add_merged_header(jck *c, const json_member *m, iscope *scope, req_st
     r->dyn_headers = xrealloc(r->dyn_headers, (size_t)(r->ndyn_headers + 1) * sizeof *r->dyn_headers);
     r->dyn_headers[r->ndyn_headers].name = xstrdup(m->key);
     r->dyn_headers[r->ndyn_headers].value = t;
+    /* "Authorization: Bearer {{token}}" on a class must not break the login that
+     * captures the token: until then the header is simply not sent. */
+    r->dyn_headers[r->ndyn_headers].optional = from_class;
     r->ndyn_headers++;
     return 0;
 }
@@ -249,11 +253,11 @@ static int build_headers(jck *c, const json_value *cls, const json_value *own,
     if (cls)
         for (size_t i = 0; i < cls->obj.count; i++)
             if (!has_header(own, cls->obj.members[i].key) &&
-                add_merged_header(c, &cls->obj.members[i], scope, r))
+                add_merged_header(c, &cls->obj.members[i], scope, true, r))
                 return -1;
     if (own)
         for (size_t i = 0; i < own->obj.count; i++)
-            if (add_merged_header(c, &own->obj.members[i], scope, r))
+            if (add_merged_header(c, &own->obj.members[i], scope, false, r))
                 return -1;
     if (has_body) {
         if (!has_header(cls, "Content-Type") && !has_header(own, "Content-Type")) {
