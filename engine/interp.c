@@ -346,15 +346,14 @@ static long row_of(render *r, int src)
     return -1;
 }
 
-static const char *column_value(void *data, int id, size_t *len)
+static const char *column_value(void *data, int id, size_t *len, bool *json)
 {
     render *r = data;
     int src = id >> 16, col = id & 0xffff;
     long row = row_of(r, src);
     if (row < 0)
         return NULL;
-    bool json;
-    return data_cell(r->st->scope->sources[src], row, (size_t)col, len, &json);
+    return data_cell(r->st->scope->sources[src], row, (size_t)col, len, json);
 }
 
 static tpl_ctx ctx_of(render *r)

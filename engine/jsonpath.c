@@ -72,7 +72,7 @@ static const char *quoted_key(const char **s, char *key, size_t *klen, const cha
             *where = *s;
             return "unterminated quoted key";
         }
-        if (*q == '\\') {
+        if (*q == '\\' && q[1]) {
             if (q[1] != '"' && q[1] != '\'' && q[1] != '\\') {
                 *where = q;
                 return "invalid escape in a quoted key (only \\\", \\' and \\\\)";
@@ -348,7 +348,6 @@ typedef struct walker {
     const char *p, *end;
     const jpath *path;
     bool deliver;       /* second walk: call fn instead of keeping matches */
-    bool stopped;       /* fn returned false */
     bool (*fn)(void *data, const jmatch *m);
     void *data;
     size_t found;
@@ -454,20 +453,23 @@ static bool object(walker *w, unsigned i, unsigned depth)
     }
 }
 
-/* An array at w->p. target: the element that takes step i + 1 (-1: none, SIZE_MAX:
- * all). Counts the elements into *count. */
+/* Element numbers for elements(): none of them, or all of them, takes the next step. */
+#define NO_ELEMENT (SIZE_MAX - 1)
+#define ALL_ELEMENTS SIZE_MAX
+
+/* The array at w->p: element number target (or NO_ELEMENT, ALL_ELEMENTS) walks on with
+ * step i + 1, the others are skipped. Counts the elements into *count. */
 static bool elements(walker *w, unsigned i, size_t target, unsigned depth, size_t *count)
 {
-    size_t n = 0;
     w->p++;
     skip_ws(w);
+    *count = 0;
     if (at(w, ']')) {
         w->p++;
-        *count = 0;
         return true;
     }
-    for (;; n++) {
-        bool hit = target == SIZE_MAX || n == target;
+    for (size_t n = 0;; n++) {
+        bool hit = target == ALL_ELEMENTS || n == target;
         if (!value(w, hit ? i + 1 : SKIP, depth + 1))
             return false;
         skip_ws(w);
@@ -485,14 +487,14 @@ static bool elements(walker *w, unsigned i, size_t target, unsigned depth, size_
 static bool array(walker *w, unsigned i, unsigned depth)
 {
     const step *st = step_at(w, i);
-    size_t n, target = SIZE_MAX - 1;   /* an element number no array reaches */
-    if (st && st->kind == ST_ANY)
-        target = SIZE_MAX;
-    else if (st && st->kind == ST_INDEX && st->index >= 0)
+    size_t n, target = NO_ELEMENT;
+    if (st && st->kind == ST_ANY) {
+        target = ALL_ELEMENTS;
+    } else if (st && st->kind == ST_INDEX && st->index >= 0) {
         target = (size_t)st->index;
-    else if (st && st->kind == ST_INDEX) {
+    } else if (st && st->kind == ST_INDEX) {
         const char *start = w->p;
-        if (!elements(w, SKIP, target, depth, &n))
+        if (!elements(w, SKIP, NO_ELEMENT, depth, &n))
             return false;
         if ((size_t)-st->index > n)
             return true;
@@ -507,8 +509,7 @@ static bool match(walker *w, const char *start, enum jvalue_kind kind)
     jmatch m = {start, (size_t)(w->p - start), kind};
     if (w->deliver) {
         w->found++;
-        w->stopped = !w->fn(w->data, &m);
-        return !w->stopped;
+        return w->fn(w->data, &m);
     }
     if (w->found < WALK_KEEP)
         w->kept[w->found] = m;

@@ -414,6 +414,31 @@ static bool compile_placeholder(compiler *c)
         return unclosed(c);
     if (at_close(c))
         return fail(c, c->open, "empty placeholder '{{}}'");
+    if (*c->p == '\'') {
+        /* {{'text'}} is the text itself: how to write a literal "{{" ('' is a quote). */
+        const char *at = c->p++;
+        sbuf lit = SBUF_INIT;
+        for (;;) {
+            if (c->p == c->end) {
+                sbuf_free(&lit);
+                return fail(c, at, "unterminated quoted text");
+            }
+            if (*c->p == '\'') {
+                if (c->end - c->p < 2 || c->p[1] != '\'')
+                    break;
+                c->p++;
+            }
+            sbuf_putc(&lit, *c->p++);
+        }
+        c->p++;
+        add_text(c, sbuf_str(&lit), lit.len);
+        sbuf_free(&lit);
+        skip_spaces(c);
+        if (!at_close(c))
+            return fail_expected(c, "'}}'");
+        c->p += 2;
+        return true;
+    }
     if (!is_ident_start(*c->p))
         return fail_expected(c, "a name or a function call after '{{'");
     const char *name = c->p;
@@ -588,13 +613,15 @@ static bool render_part(const tpl *t, const part *pt, const tpl_ctx *ctx, sbuf *
     }
     case P_COLUMN: {
         size_t len;
-        const char *s = ctx->column(ctx->data, pt->col.id, &len);
+        bool cell_json = false;
+        const char *s = ctx->column(ctx->data, pt->col.id, &len, &cell_json);
         if (!s) {
             snprintf(err, errlen, "no row of data source \"%s\" for this user",
                      t->names + pt->col.source);
             return false;
         }
         sbuf_add(out, s, len);
+        *json = cell_json;
         return true;
     }
     case P_RANDOM_CHOICE: {

@@ -4,6 +4,7 @@
  *     "{{random_int(1, 24)}}"  "{{random_choice(red, 'dark blue', green)}}"  "{{uuid()}}"
  *     "{{user_index}}"  "{{worker_index}}"  "{{time()}}"  "{{time_ms()}}"
  *     "{{env(HOME)}}"  "{{env(TOKEN, none)}}"  "{{accounts.username}}"
+ *     "{{'{{'}}"   (quoted text stands for itself: a literal "{{"; '' is a quote)
  *
  * Compiling resolves every name to a slot (variables) or a source column (test data), so
  * rendering is concatenation: no parsing, no lookup by name, no allocation once the output
@@ -41,8 +42,9 @@ typedef struct tpl_ctx {
     void *data;
     tpl_value (*variable)(void *data, int slot);
     /* The column's value for this user (NULL when the user could not get a row: the
-     * callback has already recorded why). */
-    const char *(*column)(void *data, int id, size_t *len);
+     * callback has already recorded why); *json tells whether the cell is JSON text (a
+     * number or object from a JSON-lines file) rather than a string. */
+    const char *(*column)(void *data, int id, size_t *len, bool *json);
     uint32_t user_index;
     uint32_t worker_index;
     double now;             /* wall-clock seconds */
@@ -58,10 +60,10 @@ tpl *tpl_compile(const char *s, size_t len, const tpl_scope *scope, char *err, s
                  size_t *err_offset);
 void tpl_free(tpl *t);
 
-/* True when the template has no placeholder (after env() folding): its text never
- * changes and need not be rendered per request. */
+/* True when the template has no placeholder (after env() and quoted text are folded): its
+ * text never changes and need not be rendered per request. */
 bool tpl_is_static(const tpl *t);
-/* The text of a static template (len in *len). */
+/* The text of a static template (len in *len); NULL (and 0) for one that is not. */
 const char *tpl_static_text(const tpl *t, size_t *len);
 
 /* True when the template is exactly one placeholder and nothing else ("{{id}}"): in a JSON
@@ -75,8 +77,7 @@ bool tpl_is_single(const tpl *t);
 int tpl_render(const tpl *t, const tpl_ctx *ctx, sbuf *out, bool *json_value, char *err,
                size_t errlen);
 
-/* Variables and columns the template uses (for "defined but never captured" checks):
- * calls fn for each variable slot. */
+/* Calls fn for each variable slot the template uses (once per use). */
 void tpl_foreach_variable(const tpl *t, void (*fn)(void *data, int slot), void *data);
 
 #endif

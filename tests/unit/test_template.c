@@ -59,14 +59,16 @@ static tpl_value user_variable(void *data, int slot)
     return u->vars[slot];
 }
 
-static const char *user_column(void *data, int id, size_t *len)
+static const char *user_column(void *data, int id, size_t *len, bool *json)
 {
     fake_user *u = data;
     if (!u->has_row)
         return NULL;
+    /* "password" stands for a JSON-lines number here, to see the type travel. */
     const char *s = id == COL_USERNAME ? "alice" : id == COL_PASSWORD ? "pw 1" : NULL;
     assert_non_null(s);
     *len = strlen(s);
+    *json = id == COL_PASSWORD;
     return s;
 }
 
@@ -179,7 +181,8 @@ static const struct error_case error_cases[] = {
     {"{{ time_ms(1, 2) }}", "1", "time_ms takes no arguments"},
     {"{{ env() }}", "env", "env takes 1 or 2 arguments, found 0"},
     {"{{ env(A, b, c) }}", "c)", "env takes 1 or 2 arguments, found 3"},
-    {"x{{ env(CICADA_TEST_UNSET) }}", "CICADA", "environment variable CICADA_TEST_UNSET is not set"},
+    {"x{{ env(CICADA_TEST_UNSET) }}", "CICADA",
+     "environment variable CICADA_TEST_UNSET is not set"},
 };
 
 static void test_compile_errors(void **state)
@@ -448,7 +451,8 @@ static void test_random_int(void **state)
     for (int i = 0; i < 20; i++) {
         sbuf_reset(&out);
         assert_int_equal(tpl_render(t, &ctx, &out, NULL, err, sizeof err), 0);
-        assert_true(!strcmp(out.s, "9223372036854775806") || !strcmp(out.s, "9223372036854775807"));
+        assert_true(!strcmp(out.s, "9223372036854775806") ||
+                    !strcmp(out.s, "9223372036854775807"));
     }
     tpl_free(t);
     sbuf_free(&out);
@@ -600,9 +604,42 @@ static void test_render_does_not_grow_buffer(void **state)
     tpl_free(t);
 }
 
+static void test_quoted_text_and_column_types(void **state)
+{
+    (void)state;
+    char err[200];
+    size_t off = 0;
+    tpl *t = tpl_compile("a{{'{{'}}b{{ 'it''s' }}", 23, &scope, err, sizeof err, &off);
+    assert_non_null(t);
+    assert_true(tpl_is_static(t));
+    size_t n;
+    assert_string_equal(tpl_static_text(t, &n), "a{{bit's");
+    tpl_free(t);
+    assert_null(tpl_compile("{{'open}}", 9, &scope, err, sizeof err, &off));
+    assert_string_equal(err, "unterminated quoted text");
+    assert_int_equal(off, 2);
+
+    user.has_row = true;
+    sbuf b = SBUF_INIT;
+    bool json = false;
+    t = tpl_compile("{{accounts.password}}", 21, &scope, err, sizeof err, &off);
+    assert_non_null(t);
+    assert_int_equal(tpl_render(t, &ctx, &b, &json, err, sizeof err), 0);
+    assert_true(json);
+    tpl_free(t);
+    t = tpl_compile("{{accounts.username}}", 21, &scope, err, sizeof err, &off);
+    sbuf_reset(&b);
+    assert_int_equal(tpl_render(t, &ctx, &b, &json, err, sizeof err), 0);
+    assert_false(json);
+    assert_string_equal(sbuf_str(&b), "alice");
+    tpl_free(t);
+    sbuf_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup(test_quoted_text_and_column_types, setup),
         cmocka_unit_test_setup(test_compile_errors, setup),
         cmocka_unit_test_setup(test_error_message_is_cut_to_buffer, setup),
         cmocka_unit_test_setup(test_without_scope, setup),
