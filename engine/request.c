@@ -120,6 +120,23 @@ static void free_pairs(pairs *p)
     free(p->values);
 }
 
+/* Puts encoded parameters into a static URL: after an existing query (or its bare '?'),
+ * and before a fragment, as python-requests does. */
+static void join_query(sbuf *u, const char *params, size_t n)
+{
+    char *url = sbuf_take(u);
+    size_t end = strcspn(url, "#");
+    const char *q = memchr(url, '?', end);
+    sbuf_add(u, url, end);
+    if (!q)
+        sbuf_putc(u, '?');
+    else if (q + 1 < url + end)
+        sbuf_putc(u, '&');
+    sbuf_add(u, params, n);
+    sbuf_puts(u, url + end);
+    free(url);
+}
+
 /* Compiles pairs into templates (all of them, when any is templated or `keep` asks) or
  * encodes them into `encoded` when all are static. */
 static int compile_pairs(jck *c, const pairs *p, const char *what, iscope *scope, bool keep,
@@ -137,7 +154,8 @@ static int compile_pairs(jck *c, const pairs *p, const char *what, iscope *scope
     dynamic |= keep;
     if (rc == 0 && !dynamic) {
         for (int i = 0; i < p->n; i++) {
-            if (encoded->len && sbuf_str(encoded)[encoded->len - 1] != '?')
+            char last = encoded->len ? sbuf_str(encoded)[encoded->len - 1] : '?';
+            if (last != '?' && last != '&')
                 sbuf_putc(encoded, '&');
             interp_urlencode(encoded, tp[i].name, strlen(tp[i].name));
             sbuf_putc(encoded, '=');
@@ -173,7 +191,7 @@ static bool header_name_ok(const char *s, size_t n)
     return true;
 }
 
-static int check_headers(jck *c, const json_value *h)
+int request_check_headers(jck *c, const json_value *h)
 {
     if (h->type != JSON_OBJECT)
         return jck_wrong_type(c, h, "headers", "an object of header names and values");
@@ -939,7 +957,7 @@ int request_compile(jck *c, const json_value *v, const request_defaults *d, isco
         url_v = json_get(v, "url");
         headers = json_get(v, "headers");
         query = json_get(v, "query");
-        if (headers && check_headers(c, headers))
+        if (headers && request_check_headers(c, headers))
             goto out;
     } else {
         jck_wrong_type(c, v, "request", "an object or a \"METHOD /url\" string");
@@ -980,8 +998,6 @@ int request_compile(jck *c, const json_value *v, const request_defaults *d, isco
     if (query) {
         pairs p = {0};
         sbuf enc = SBUF_INIT;
-        if (!r->url_tpl)
-            sbuf_putc(&enc, strchr(sbuf_str(&u), '?') ? '&' : '?');
         int qrc = collect_pairs(c, query, "query", &p);
         /* With a templated URL every parameter is rendered with it. */
         if (qrc == 0)
@@ -992,8 +1008,8 @@ int request_compile(jck *c, const json_value *v, const request_defaults *d, isco
             sbuf_free(&enc);
             goto out;
         }
-        if (!r->query && !r->url_tpl && enc.len > 1)
-            sbuf_add(&u, enc.s, enc.len);
+        if (!r->query && !r->url_tpl && enc.len)
+            join_query(&u, sbuf_str(&enc), enc.len);
         sbuf_free(&enc);
     }
     r->url = r->url_tpl ? xstrdup(url) : sbuf_take(&u);

@@ -32,6 +32,9 @@ int request_opts(jck *c, const json_value *obj, const http_opts *inherit,
                  const char *base_dir, http_opts **out);
 void request_opts_free(http_opts *o);
 
+/* Checks a "headers" object: valid names, scalar values without line breaks. */
+int request_check_headers(jck *c, const json_value *h);
+
 /* The variables obj's captures define (its "capture" keys), as calls to fn. */
 void request_capture_names(const json_value *v, void (*fn)(void *data, const char *name),
                            void *data);

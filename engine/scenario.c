@@ -381,10 +381,7 @@ static int class_defaults(ctx *c, const json_value *cv, sclass *sc)
     d->on_failure = (enum on_failure)on_failure;
     d->opts = sc->opts;
     d->headers = json_get(cv, "headers");
-    if (d->headers && d->headers->type != JSON_OBJECT)
-        return jck_wrong_type(&c->j, d->headers, "headers",
-                              "an object of header names and values");
-    return 0;
+    return d->headers ? request_check_headers(&c->j, d->headers) : 0;
 }
 
 static int compile_class(ctx *c, const json_value *cv, const char *file_host, uclass *u)

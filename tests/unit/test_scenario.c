@@ -289,7 +289,7 @@ static void test_unknown_keys(void **state)
     hole(AT_TOP, "\"hots\": \"http://h\"", "\"hots\"",
          "unknown key \"hots\" in scenario (did you mean \"host\"?)");
     hole(AT_TOP, "\"version\": 2", "\"version\"",
-         "unknown key \"version\" in scenario (expected one of: description, host, users)");
+         "unknown key \"version\" in scenario (expected one of: description, host, data, users)");
 
     hole(AT_CLASS, "\"wieght\": 1", "\"wieght\"",
          "unknown key \"wieght\" in user class (did you mean \"weight\"?)");
@@ -298,7 +298,8 @@ static void test_unknown_keys(void **state)
     hole(AT_CLASS, "\"min_wait\": 1", "\"min_wait\"",
          "unknown key \"min_wait\" in user class (expected one of: name, description, weight, "
          "fixed_count, host, headers, wait_time, sequential, timeout, redirects, connection, "
-         "on_start, on_stop, tasks)");
+         "on_failure, http_version, verify_tls, client_cert, basic_auth, variables, on_start, "
+         "on_stop, tasks)");
 
     hole(AT_TASK, "\"wieght\": 2", "\"wieght\"",
          "unknown key \"wieght\" in task (did you mean \"weight\"?)");
@@ -315,7 +316,8 @@ static void test_unknown_keys(void **state)
          "unknown key \"heders\" in request (did you mean \"headers\"?)");
     hole(AT_REQUEST, "\"data\": \"x\"", "\"data\"",
          "unknown key \"data\" in request (expected one of: method, url, name, query, headers, "
-         "json, form, body, timeout, redirects, connection)");
+         "json, form, body, timeout, redirects, connection, check, capture, on_failure, "
+         "http_version, verify_tls, client_cert, basic_auth)");
 
     hole(AT_THINK, "\"betwen\": [1, 2]", "\"betwen\"",
          "unknown key \"betwen\" in think (did you mean \"between\"?)");
@@ -406,11 +408,11 @@ static void test_wrong_types_request(void **state)
     hole(AT_REQUEST, "\"query\": [\"a\", \"b\"]", "\"a\"",
          "each item of \"query\" must be a [name, value] pair");
     hole(AT_REQUEST, "\"query\": {\"a\": {}}", "{}",
-         "a value must be a string, number or boolean, not an object");
+         "a query value must be a string, number or boolean, not an object");
     hole(AT_REQUEST, "\"query\": [[null, \"x\"]]", "null",
          "a name must be a string, number or boolean, not a null");
     hole(AT_REQUEST, "\"query\": [[\"k\", [1]]]", "[1]",
-         "a value must be a string, number or boolean, not an array");
+         "a query value must be a string, number or boolean, not an array");
     hole(AT_REQUEST, "\"headers\": \"X-A: 1\"", "\"X-A",
          "\"headers\" must be an object of header names and values, not a string");
     hole(AT_REQUEST, "\"headers\": {\"X-A\": [1]}", "[1]",
@@ -424,7 +426,7 @@ static void test_wrong_types_request(void **state)
     hole(AT_REQUEST, "\"form\": [[\"a\", \"b\", \"c\"]]", "[\"a\"",
          "each item of \"form\" must be a [name, value] pair");
     hole(AT_REQUEST, "\"form\": {\"a\": {\"b\": 1}}", "{\"b",
-         "a value must be a string, number or boolean, not an object");
+         "a form value must be a string, number or boolean, not an object");
     hole(AT_REQUEST, "\"body\": {\"a\": 1}", "{", "\"body\" must be a string, not an object");
     hole(AT_REQUEST, "\"timeout\": \"1\"", "\"1\"", "\"timeout\" must be a number, not a string");
     hole(AT_REQUEST, "\"redirects\": 0", "0", "\"redirects\" must be true or false, not a number");
