@@ -157,6 +157,18 @@ asan-test: export ASAN_OPTIONS = detect_leaks=1:abort_on_error=0:halt_on_error=1
 asan-test: export UBSAN_OPTIONS = print_stacktrace=1:halt_on_error=1
 asan-test: all unit e2e browser
 
+# ---- benchmarks -----------------------------------------------------------------------
+# Measurements, not assertions: nginx on core 0 as the loopback target, the generator on
+# core 1, wrk alongside. BENCH_SECS sets the length of each run.
+DEB_BENCH  := nginx wrk bc time
+BENCH_SECS ?= 15
+bench: deps
+	$(call apt_install,$(DEB_BENCH))
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)bash bench/floors.sh $(BENCH_SECS)
+	$(Q)bash bench/web_floors.sh $(BENCH_SECS)
+	$(Q)bash bench/language.sh $(BENCH_SECS)
+
 clean:
 	rm -rf build cicada
 

@@ -5,19 +5,9 @@
 # nginx (bench/nginx.conf) runs on core 0, the generator on core 1.
 # Usage: bench/floors.sh [seconds per run, default 20]
 set -euo pipefail
-cd "$(dirname "$0")/.."
 secs=${1:-20}
-bin=$PWD/cicada
-port=18431
-dir=$(mktemp -d /tmp/cicada-floors.XXXXXX)
-mkdir -p "$dir/www" "$dir/tmp"
-head -c 100 /dev/zero | tr '\0' 'a' > "$dir/www/small"
-sed -e "s|@DIR@|$dir|g" -e "s|@PORT@|$port|g" bench/nginx.conf > "$dir/nginx.conf"
-ulimit -n 200000 2>/dev/null || ulimit -n "$(ulimit -Hn)"
-taskset -c 0 nginx -c "$dir/nginx.conf" &
-ngx=$!
-trap 'kill $ngx 2>/dev/null; wait $ngx 2>/dev/null; rm -rf "$dir"' EXIT
-sleep 0.5
+. "$(dirname "$0")/lib.sh"
+bench_start floors 18431
 
 cat > "$dir/nothink.json" <<JSON
 {"host": "http://127.0.0.1:$port", "users": [{"name": "U", "tasks": [{"request": "GET /small"}]}]}
@@ -27,31 +17,10 @@ cat > "$dir/think.json" <<JSON
  "tasks": [{"request": "GET /small"}]}]}
 JSON
 
-# cicada NAME USERS RATE SCENARIO [SECONDS]: prints requests, CPU seconds, peak RSS (KiB),
-# and the steady rate once every user runs (from the history CSV).
-cicada_run() {
-    local out="$dir/$1"
-    /usr/bin/time -f "%U %S %M" -o "$out.time" taskset -c 1 "$bin" -f "$4" --headless \
-        -u "$2" -r "$3" -t "${5:-$secs}s" --only-summary --csv "$out" >/dev/null 2>"$out.log" || true
-    read -r usr sys rss < <(tail -1 "$out.time")
-    /usr/bin/python3 - "$out" "$usr" "$sys" "$rss" "$2" <<'PY'
-import csv, sys
-out, usr, sys_, rss, users = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
-rows = [r for r in csv.DictReader(open(out + "_stats_history.csv")) if r["Name"] == "Aggregated"]
-total = int([r for r in csv.DictReader(open(out + "_stats.csv")) if r["Name"] == "Aggregated"][0]["Request Count"])
-# Steady state: all users running, the first 5 such seconds left out as warm-up.
-full = [r for r in rows if int(r["User Count"]) == users][5:] or rows[len(rows) // 2:]
-steady = (int(full[-1]["Total Request Count"]) - int(full[0]["Total Request Count"])) / max(1, int(full[-1]["Timestamp"]) - int(full[0]["Timestamp"]))
-cpu = usr + sys_
-print(f"requests={total} cpu_s={cpu:.2f} req_per_cpu_s={total / cpu:.0f} steady_rps={steady:.0f} "
-      f"peak_rss_mib={rss / 1024:.1f} kib_per_user={rss / users:.1f}")
-PY
-}
-
 rounds=${ROUNDS:-3}
 echo "== 100 users, no think time: $rounds rounds of ${secs}s, cicada and wrk alternating =="
 for i in $(seq "$rounds"); do
-    echo -n "cicada: "; cicada_run "nothink$i" 100 100 "$dir/nothink.json" | tee -a "$dir/cicada.rows"
+    echo -n "cicada: "; cicada_run "nothink$i" 100 100 "$dir/nothink.json" "$secs" | tee -a "$dir/cicada.rows"
     /usr/bin/time -f "%U %S" -o "$dir/wrk.time" taskset -c 1 wrk -t1 -c100 -d"${secs}s" \
         "http://127.0.0.1:$port/small" > "$dir/wrk.out"
     read -r wu ws < <(tail -1 "$dir/wrk.time")

@@ -6,21 +6,10 @@
 #      no think time: the generator is CPU-bound there, so any cost shows).
 # nginx runs on core 0, cicada on core 1. Usage: bench/web_floors.sh [seconds]
 set -euo pipefail
-cd "$(dirname "$0")/.."
 secs=${1:-30}
-bin=$PWD/cicada
-port=18432
 web=18433
-dir=$(mktemp -d /tmp/cicada-webfloors.XXXXXX)
-mkdir -p "$dir/www" "$dir/tmp"
-head -c 100 /dev/zero | tr '\0' 'a' > "$dir/www/small"
-sed -e "s|@DIR@|$dir|g" -e "s|@PORT@|$port|g" bench/nginx.conf > "$dir/nginx.conf"
-ulimit -n 200000 2>/dev/null || ulimit -n "$(ulimit -Hn)"
-taskset -c 0 nginx -c "$dir/nginx.conf" &
-ngx=$!
-pids=()
-trap 'kill $ngx "${pids[@]}" 2>/dev/null; wait 2>/dev/null; rm -rf "$dir"' EXIT
-sleep 0.5
+. "$(dirname "$0")/lib.sh"
+bench_start webfloors 18432
 
 /usr/bin/python3 - "$dir/names.json" "$port" <<'PY'
 import json, sys
