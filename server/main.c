@@ -7,6 +7,7 @@
 #include "app.h"
 #include "demo.h"
 #include "dispatch.h"
+#include "har.h"
 #include "json.h"
 #include "log.h"
 #include "opt.h"
@@ -51,6 +52,35 @@ static int print_info(const struct options *o, const scenario *sc)
     return 0;
 }
 
+/* --from-har: the scenario on stdout; warnings and a summary on stderr. Returns the exit
+ * code. */
+static int from_har(const struct options *o)
+{
+    har_opts ho = {.keep_static = o->har_static};
+    har_report rep;
+    char err[1024];
+    char *text = har_convert(o->from_har, &ho, &rep, err, sizeof err);
+    const char *w = sbuf_str(&rep.warnings);
+    for (const char *nl; (nl = strchr(w, '\n')); w = nl + 1)
+        fprintf(stderr, "cicada: warning: %.*s\n", (int)(nl - w), w);
+    int rc = 0;
+    if (!text) {
+        fprintf(stderr, "cicada: error: %s\n", err);
+        rc = 1;
+    } else if (fputs(text, stdout) == EOF || fflush(stdout) != 0) {
+        fprintf(stderr, "cicada: error: cannot write the scenario to stdout\n");
+        rc = 1;
+    } else {
+        sbuf sum = SBUF_INIT;
+        har_summary(&rep, &sum);
+        fprintf(stderr, "cicada: %s: %s\n", o->from_har, sbuf_str(&sum));
+        sbuf_free(&sum);
+    }
+    free(text);
+    har_report_free(&rep);
+    return rc;
+}
+
 /* Modes that later parts of cicada provide; refused clearly until then. */
 static const char *unsupported(const struct options *o)
 {
@@ -82,6 +112,11 @@ int main(int argc, char **argv)
         printf("cicada %s\n", cicada_version);
         opt_free(&o);
         return 0;
+    }
+    if (o.from_har) {
+        rc = from_har(&o);
+        opt_free(&o);
+        return rc;
     }
     if (o.demo_target) {
         log_setup(o.loglevel, o.logfile, o.skip_log_setup, err, sizeof err);

@@ -75,6 +75,7 @@ struct optdef {
     enum group group;
     const char *help;    /* NULL: not in --help */
     const char *alias;   /* K_ALIAS: long name of the option it stands for */
+    bool cli;            /* command line only: an action, not a setting to keep in a file */
     const char *notice;  /* K_ALIAS: the deprecation line */
 };
 
@@ -275,6 +276,14 @@ static const struct optdef defs[] = {
      .group = G_CICADA,
      .help = "Serve the built-in demo web application on this address instead of running a "
              "test"},
+    {.lng = "from-har", .kind = K_NSTR, .off = F(from_har), .metavar = "HAR_FILE",
+     .group = G_CICADA, .cli = true,
+     .help = "Convert a HAR file recorded in a browser's developer tools into a scenario "
+             "printed on stdout, and exit (see docs/har.md)"},
+    {.lng = "har-static", .kind = K_FLAG, .off = F(har_static), .group = G_CICADA,
+     .cli = true,
+     .help = "With --from-har: keep the requests for static assets (scripts, styles, "
+             "images, fonts, media)"},
 
     {.lng = "clients", .shrt = 'c', .kind = K_ALIAS, .alias = "users",
      .notice = "[DEPRECATED] The -c/--clients parameter has been renamed -u/--users"},
@@ -330,7 +339,7 @@ static bool takes_value(const struct optdef *d)
 
 static bool cli_only(const struct optdef *d)
 {
-    return d->kind == K_HELP || d->kind == K_VERSION || d->kind == K_CONFIG;
+    return d->cli || d->kind == K_HELP || d->kind == K_VERSION || d->kind == K_CONFIG;
 }
 
 const char *opt_config_key(size_t i)
@@ -401,7 +410,7 @@ void opt_free(struct options *o)
     char **strs[] = {&o->locustfile, &o->config, &o->host, &o->web_host, &o->web_auth,
                      &o->tls_cert, &o->tls_key, &o->web_root, &o->master_bind_host,
                      &o->master_host, &o->csv_prefix, &o->html_file, &o->logfile,
-                     &o->demo_target};
+                     &o->demo_target, &o->from_har};
     for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++)
         free(*strs[i]);
     list_free(&o->user_classes);
@@ -1195,6 +1204,8 @@ static int validate(struct ctx *c)
         return failf(c, OPT_EXIT_VALIDATION, "--tls-cert requires --tls-key (HTTPS needs both)");
     if (o->tls_key && !o->tls_cert)
         return failf(c, OPT_EXIT_VALIDATION, "--tls-key requires --tls-cert (HTTPS needs both)");
+    if (o->har_static && !o->from_har)
+        return failf(c, OPT_EXIT_VALIDATION, "--har-static only applies to --from-har");
     return OPT_OK;
 }
 

@@ -82,6 +82,9 @@ struct options {
     double stop_timeout;       /* -s/--stop-timeout seconds; 0 = stop at once */
     bool equal_weights;        /* --equal-weights */
     char *demo_target;         /* --demo-target [HOST:]PORT (cicada): serve the demo app */
+    char *from_har;            /* --from-har FILE (cicada): print a scenario made from a HAR
+                                * recording, and exit; command line only */
+    bool har_static;           /* --har-static (cicada): keep static assets; command line only */
 
     /* Which options were given anywhere (CLI, env or a config file), for defaults that
      * depend on the mode (headless -u defaults to 1; the web form is prefilled).
