@@ -850,7 +850,7 @@ static const char *const request_keys[] = {
     "redirects", "connection", "check", "capture", "on_failure", "http_version",
     "verify_tls", "client_cert", "basic_auth", NULL};
 
-static bool method_ok(const char *m)
+bool request_method_ok(const char *m)
 {
     if (!*m || strlen(m) > 32)
         return false;
@@ -964,7 +964,7 @@ int request_compile(jck *c, const json_value *v, const request_defaults *d, isco
         goto out;
     }
 
-    if (!method_ok(method)) {
+    if (!request_method_ok(method)) {
         const json_value *mv = v->type == JSON_OBJECT ? json_get(v, "method") : v;
         jck_fail(c, mv->line, mv->col, "\"%s\" is not an HTTP method", method);
         goto out;

@@ -32,6 +32,9 @@ int request_opts(jck *c, const json_value *obj, const http_opts *inherit,
                  const char *base_dir, http_opts **out);
 void request_opts_free(http_opts *o);
 
+/* An HTTP method cicada sends: 1 to 32 letters, "-" or "_" (any case). */
+bool request_method_ok(const char *m);
+
 /* Checks a "headers" object: valid names, scalar values without line breaks. */
 int request_check_headers(jck *c, const json_value *h);
 

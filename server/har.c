@@ -21,6 +21,7 @@
 #include <strings.h>
 
 #include "json.h"
+#include "request.h"
 #include "xalloc.h"
 
 /* Pauses longer than THINK_MIN seconds between two requests of a page become think
@@ -667,16 +668,6 @@ static void read_body(hreq *r, const json_value *pd)
 
 /* ---- pass 1: entries ----------------------------------------------------------------- */
 
-static bool method_ok(const char *m)
-{
-    if (!*m || strlen(m) > 32)
-        return false;
-    for (const char *p = m; *p; p++)
-        if (!isalpha((unsigned char)*p) && *p != '-' && *p != '_')
-            return false;
-    return true;
-}
-
 /* Fills r from the entry's request; -1 on a malformed entry, 1 when it is left out. */
 static int read_request(conv *c, const json_value *e, hreq *r)
 {
@@ -699,7 +690,7 @@ static int read_request(conv *c, const json_value *e, hreq *r)
     mv = json_get(req, "method");
     if (mv && mv->type != JSON_STRING)
         return conv_fail(c, mv, r->entry, "request \"method\" must be a string");
-    if (mv && !method_ok(mv->str.s))
+    if (mv && !request_method_ok(mv->str.s))
         return conv_fail(c, mv, r->entry, "\"%.40s\" is not an HTTP method", mv->str.s);
     r->method = xstrdup(mv ? mv->str.s : "GET");
     for (char *p = r->method; *p; p++)

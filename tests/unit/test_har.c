@@ -11,6 +11,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "textpos.h"
+
 #include "har.c"
 
 #include <ftw.h>
@@ -996,24 +998,9 @@ static void test_valid_utf8(void **state)
 
 /* ---- errors ------------------------------------------------------------------------------ */
 
-/* "r.har:L:C" of the first occurrence of marker in text (ASCII: a byte a column). */
 static const char *pos_of(const char *text, const char *marker)
 {
-    static char pos[64];
-    const char *m = strstr(text, marker);
-    if (!m)
-        fail_msg("marker \"%s\" not in the text", marker);
-    unsigned line = 1, col = 1;
-    for (const char *p = text; p < m; p++) {
-        if (*p == '\n') {
-            line++;
-            col = 1;
-        } else {
-            col++;
-        }
-    }
-    snprintf(pos, sizeof pos, "r.har:%u:%u", line, col);
-    return pos;
+    return text_pos("r.har", text, marker);
 }
 
 /* text must fail with "r.har:L:C: msg", L:C being where marker first occurs. */

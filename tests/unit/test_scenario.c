@@ -19,6 +19,8 @@
 
 #include <cmocka.h>
 
+#include "textpos.h"
+
 #include "interp.h"
 #include "log.h"
 #include "sbuf.h"
@@ -77,24 +79,9 @@ static void expect_error(const char *text, const char *want)
     expect_error_opts(text, &no_opts, want);
 }
 
-/* "s.json:L:C" of the first occurrence of marker in text (ASCII text: a byte a column). */
 static const char *pos_of(const char *text, const char *marker)
 {
-    static char pos[64];
-    const char *m = strstr(text, marker);
-    if (!m)
-        fail_msg("marker \"%s\" not in the text", marker);
-    unsigned line = 1, col = 1;
-    for (const char *p = text; p < m; p++) {
-        if (*p == '\n') {
-            line++;
-            col = 1;
-        } else {
-            col++;
-        }
-    }
-    snprintf(pos, sizeof pos, "s.json:%u:%u", line, col);
-    return pos;
+    return text_pos("s.json", text, marker);
 }
 
 /* text must fail with "s.json:L:C: msg", where L:C is the first occurrence of marker. */

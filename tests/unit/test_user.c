@@ -20,36 +20,9 @@
 static stats *S;
 static user_env env;
 
-/* ---- what users do, recorded --------------------------------------------------------- */
+#include "usertrace.h"
 
-struct rec {
-    uint32_t user;
-    char tok[32];
-    double at;
-};
-
-static struct rec recs[4096];
-static int nrec;
-static bool overflow;   /* more records than recs holds (checked in teardown) */
 static int dead;
-
-static void note(const user *u, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-/* Runs on coroutines too, where a failing assertion must not jump out: no asserts. */
-static void note(const user *u, const char *fmt, ...)
-{
-    if (nrec == (int)(sizeof recs / sizeof recs[0])) {
-        overflow = true;
-        return;
-    }
-    struct rec *r = &recs[nrec++];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(r->tok, sizeof r->tok, fmt, ap);
-    va_end(ap);
-    r->user = u->index;
-    r->at = user_now(u);
-}
 
 static void on_dead(user_env *e, user *u)
 {
@@ -58,96 +31,6 @@ static void on_dead(user_env *e, user *u)
     note(u, "dead");
     dead++;
 }
-
-/* The tokens user idx recorded, space-separated. */
-static const char *trace(uint32_t idx)
-{
-    static char buf[8192];
-    size_t n = 0;
-    buf[0] = 0;
-    for (int i = 0; i < nrec; i++)
-        if (recs[i].user == idx && n < sizeof buf - 40)
-            n += (size_t)snprintf(buf + n, sizeof buf - n, "%s%s", n ? " " : "", recs[i].tok);
-    return buf;
-}
-
-/* When user idx recorded tok (at most max times, in order); returns how many. */
-static int times(uint32_t idx, const char *tok, double *out, int max)
-{
-    int n = 0;
-    for (int i = 0; i < nrec && n < max; i++)
-        if (recs[i].user == idx && strcmp(recs[i].tok, tok) == 0)
-            out[n++] = recs[i].at;
-    return n;
-}
-
-static double time_of(uint32_t idx, const char *tok)
-{
-    double t = 0;
-    if (times(idx, tok, &t, 1) != 1)
-        fail_msg("user %u never recorded %s (trace: %s)", idx, tok, trace(idx));
-    return t;
-}
-
-static int count(uint32_t idx, const char *tok)
-{
-    int n = 0;
-    for (int i = 0; i < nrec; i++)
-        n += recs[i].user == idx && strcmp(recs[i].tok, tok) == 0;
-    return n;
-}
-
-#define assert_between(v, lo, hi)                                                         \
-    do {                                                                                  \
-        double v_ = (v);                                                                  \
-        if (!(v_ >= (lo) && v_ <= (hi)))                                                  \
-            fail_msg("%s = %.4f, not in [%g, %g]", #v, v_, (double)(lo), (double)(hi));   \
-    } while (0)
-
-/* What a scripted task, on_start or on_stop does, in this order. Tokens are the task's
- * name, then "name:what=result". */
-struct script {
-    bool kill_self;             /* user_kill on its own user */
-    bool stop_self;             /* user_stop on its own user */
-    double sleep;               /* user_sleep (0: none) */
-    const http_req *req;        /* user_http (NULL: none): a 200 is reported under the task's
-                                 * name and recorded as 0, another status as itself */
-    bool show_stopping;         /* record user_stopping at the end */
-};
-
-static void play(user *u, void *data)
-{
-    const struct script *s = data;
-    const char *name = u->task->name;
-    note(u, "%s", name);
-    if (s->kill_self)
-        user_kill(u);
-    if (s->stop_self)
-        user_stop(u);
-    if (s->sleep > 0)
-        note(u, "%s:sleep=%d", name, user_sleep(u, s->sleep));
-    if (s->req) {
-        http_result r;
-        char err[128] = "";
-        int rc = user_http(u, s->req, &r, err, sizeof err);
-        if (rc == USER_OK && r.status != 200)
-            rc = (int)r.status;
-        note(u, "%s:http=%d", name, rc);
-        if (rc == USER_OK) {
-            stats_entry *e = stats_entry_get(S, s->req->method, name, user_now(u));
-            user_report(u, e, r.rt_us, r.bytes, NULL);
-        }
-    }
-    if (s->show_stopping)
-        note(u, "%s:stopping=%d", name, user_stopping(u));
-}
-
-static utask task(const char *name, int weight, struct script *s)
-{
-    return (utask){.name = (char *)name, .weight = weight, .fn = play, .data = s};
-}
-
-static struct script nothing;
 
 static uclass make_class(utask *tasks, int ntasks, wait_spec w)
 {
