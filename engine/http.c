@@ -344,7 +344,7 @@ static void apply_opts(http_client *c, const http_req *r)
 static void apply(http_client *c, const http_req *r)
 {
     CURL *e = c->easy;
-    const http_req *p = c->last;
+    const http_req *p = c->last ? &c->applied : NULL;
     curl_easy_setopt(e, CURLOPT_URL, r->url);
     if (!p || p->kind != r->kind || p->method != r->method || p->body != r->body ||
         p->body_len != r->body_len || r->dynamic) {
@@ -378,6 +378,7 @@ static void apply(http_client *c, const http_req *r)
         curl_easy_setopt(e, CURLOPT_ADDRESS_SCOPE, (long)scope);
     }
     c->last = r;
+    c->applied = *r;
 }
 
 int http_submit(http_client *c, const http_req *req, char *err, size_t errlen)

@@ -80,7 +80,9 @@ typedef struct http_client {
     CURL *easy;
     http *h;
     struct http_shard *shard;   /* the multi handle this client belongs to */
-    const http_req *last;       /* options currently applied */
+    const http_req *last;       /* request applied last; NULL: apply everything */
+    http_req applied;           /* its values when applied: a dynamic request's struct is
+                                 * rewritten in place, so the pointer alone says nothing */
     unsigned scope;             /* CURLOPT_ADDRESS_SCOPE in effect */
     bool busy;                  /* a request is in flight */
     uint64_t bytes;

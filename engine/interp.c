@@ -22,22 +22,28 @@ bool interp_is_absolute(const char *url)
     return strncasecmp(url, "http://", 7) == 0 || strncasecmp(url, "https://", 8) == 0;
 }
 
-char *interp_join_url(const char *host, const char *path)
+void interp_join_url_to(sbuf *out, const char *host, const char *path, size_t pl)
 {
-    if (interp_is_absolute(path) || !host)
-        return xstrdup(path);
+    if (interp_is_absolute(path) || !host) {
+        sbuf_add(out, path, pl);
+        return;
+    }
     size_t hl = strlen(host);
     if (hl && host[hl - 1] == '/' && path[0] == '/')
         hl--;
     bool slash = path[0] != '/' && path[0] != '?' && path[0] != '\0' &&
                  !(hl && host[hl - 1] == '/');
-    size_t pl = strlen(path);
-    char *s = xmalloc(hl + slash + pl + 1);
-    memcpy(s, host, hl);
+    sbuf_add(out, host, hl);
     if (slash)
-        s[hl] = '/';
-    memcpy(s + hl + slash, path, pl + 1);
-    return s;
+        sbuf_putc(out, '/');
+    sbuf_add(out, path, pl);
+}
+
+char *interp_join_url(const char *host, const char *path)
+{
+    sbuf b = SBUF_INIT;
+    interp_join_url_to(&b, host, path, strlen(path));
+    return sbuf_take(&b);
 }
 
 void interp_urlencode(sbuf *b, const char *s, size_t n)
@@ -175,6 +181,7 @@ static void free_request(req_step *r)
         check *c = &r->checks[i];
         free(c->statuses);
         free(c->text);
+        free(c->header);
         jpath_free(c->path);
         if (c->has_re)
             regfree(&c->re);
@@ -242,7 +249,8 @@ typedef struct ustate {
     sbuf url, body, resp, text;
     sbuf hdr_text;              /* "Name: value\0" strings of templated headers */
     struct curl_slist *hdr_nodes;
-    int nhdr_nodes;
+    size_t *hdr_offs;           /* where each rendered header starts in hdr_text */
+    int nhdr_nodes;             /* capacity of both */
     http_req req;
 } ustate;
 
@@ -291,6 +299,7 @@ void interp_user_cleanup(user *u)
     sbuf_free(&st->text);
     sbuf_free(&st->hdr_text);
     free(st->hdr_nodes);
+    free(st->hdr_offs);
     free(st);
     u->vars = NULL;
 }
@@ -391,16 +400,19 @@ static int render_url(const req_step *q, const tpl_ctx *ctx, ustate *st, char *e
     } else {
         sbuf_puts(&st->text, q->url);
     }
+    /* curl never sends a fragment, and query parameters must go before one. */
     const char *path = sbuf_str(&st->text);
-    if (!interp_is_absolute(path) && q->host) {
-        char *abs = interp_join_url(q->host, path);
-        sbuf_puts(url, abs);
-        free(abs);
-    } else {
-        sbuf_add(url, path, st->text.len);
-    }
+    interp_join_url_to(url, q->host, path, strcspn(path, "#"));
     for (int i = 0; i < q->nquery; i++) {
-        sbuf_putc(url, i == 0 && !strchr(sbuf_str(url), '?') ? '?' : '&');
+        if (i == 0) {
+            const char *qm = strchr(sbuf_str(url), '?');
+            if (!qm)
+                sbuf_putc(url, '?');
+            else if (qm[1])
+                sbuf_putc(url, '&');
+        } else {
+            sbuf_putc(url, '&');
+        }
         interp_urlencode(url, q->query[i].name, strlen(q->query[i].name));
         sbuf_putc(url, '=');
         if (render_encoded(q->query[i].value, ctx, url, &st->text, err, errlen))
@@ -487,7 +499,12 @@ static int render_headers(const req_step *q, const tpl_ctx *ctx, ustate *st, cha
         return 0;
     }
     sbuf_reset(&st->hdr_text);
-    size_t *offs = xmalloc((size_t)q->ndyn_headers * sizeof *offs);
+    if (st->nhdr_nodes < q->ndyn_headers) {
+        st->nhdr_nodes = q->ndyn_headers;
+        st->hdr_nodes = xrealloc(st->hdr_nodes, (size_t)st->nhdr_nodes * sizeof *st->hdr_nodes);
+        st->hdr_offs = xrealloc(st->hdr_offs, (size_t)st->nhdr_nodes * sizeof *st->hdr_offs);
+    }
+    size_t *offs = st->hdr_offs;
     int rc = 0, n = 0;
     for (int i = 0; i < q->ndyn_headers && rc == 0; i++) {
         if (q->dyn_headers[i].optional) {
@@ -522,17 +539,12 @@ static int render_headers(const req_step *q, const tpl_ctx *ctx, ustate *st, cha
     if (rc == 0 && n == 0)
         st->req.headers = q->headers;
     if (rc == 0 && n > 0) {
-        if (st->nhdr_nodes < n) {
-            st->hdr_nodes = xrealloc(st->hdr_nodes, (size_t)n * sizeof *st->hdr_nodes);
-            st->nhdr_nodes = n;
-        }
         for (int i = 0; i < n; i++) {
             st->hdr_nodes[i].data = st->hdr_text.s + offs[i];
             st->hdr_nodes[i].next = i + 1 < n ? &st->hdr_nodes[i + 1] : q->headers;
         }
         st->req.headers = st->hdr_nodes;
     }
-    free(offs);
     return rc;
 }
 
@@ -599,7 +611,7 @@ static bool run_check(user *u, ustate *st, const check *c, const http_result *re
     case CHECK_MAX_TIME:
         return res->rt_us <= c->max_us;
     case CHECK_HEADER: {
-        const char *v = http_response_header(&u->http, c->text);
+        const char *v = http_response_header(&u->http, c->header);
         if (c->op == CHECK_EXISTS)
             return v != NULL;
         if (c->op == CHECK_ABSENT)

@@ -54,7 +54,8 @@ typedef struct check {
     enum check_op op;
     long *statuses;             /* CHECK_STATUS */
     int nstatuses;
-    char *text;                 /* body substring, header name, or the literal to equal */
+    char *text;                 /* body substring or the literal to equal */
+    char *header;               /* CHECK_HEADER: the header's name */
     size_t len;
     jpath *path;                /* CHECK_JSON */
     regex_t re;                 /* CHECK_MATCHES */
@@ -176,6 +177,10 @@ void interp_scope_free(iscope *s);
  * without doubling a slash. Returns a new string (caller frees), or the path itself
  * copied when it is already absolute. */
 char *interp_join_url(const char *host, const char *path);
+
+/* The same join, appended to out, taking the first pl bytes of path (a request renders
+ * its URL into a buffer the user keeps: no allocation per request). */
+void interp_join_url_to(sbuf *out, const char *host, const char *path, size_t pl);
 
 /* True for "http://..." and "https://..." (any case). */
 bool interp_is_absolute(const char *url);

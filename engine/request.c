@@ -605,7 +605,7 @@ static int compile_check(jck *c, const json_value *v, req_step *r)
         for (size_t i = 0; i < x->obj.count; i++) {
             const json_member *m = &x->obj.members[i];
             check *k = new_check(r, CHECK_HEADER);
-            k->text = xstrdup(m->key);
+            k->header = xstrdup(m->key);
             char what[160];
             snprintf(what, sizeof what, "header %.100s", m->key);
             if (expectation(c, &m->value, false, k, what))
@@ -887,13 +887,21 @@ static void query_as_written(sbuf *t, const json_value *q, bool first)
 static char *template_name(const char *url)
 {
     const char *p = url;
+    size_t n = strcspn(p, "#");
     if (interp_is_absolute(p)) {
         p = strstr(p, "://") + 3;
         p += strcspn(p, "/?#");
-        if (!*p)
-            return xstrdup("/");
+        n = strcspn(p, "#");
+        if (*p != '/') {
+            /* "http://h?q" asks for "/?q", as the static URL's name says. */
+            char *s = xmalloc(n + 2);
+            s[0] = '/';
+            memcpy(s + 1, p, n);
+            s[n + 1] = '\0';
+            return s;
+        }
     }
-    return xstrndup(p, strcspn(p, "#"));
+    return xstrndup(p, n);
 }
 
 int request_compile(jck *c, const json_value *v, const request_defaults *d, iscope *scope,
@@ -1026,7 +1034,9 @@ int request_compile(jck *c, const json_value *v, const request_defaults *d, isco
     const char *ctype = NULL;
     if (v->type == JSON_OBJECT && compile_body(c, v, scope, r, &ctype))
         goto out;
-    bool has_body = r->body || r->body_kind != BODY_NONE;
+    /* A POST without a body still goes out as one (Content-Length: 0): like requests,
+     * without curl's form content type. */
+    bool has_body = r->body || r->body_kind != BODY_NONE || strcmp(r->method, "POST") == 0;
     if (build_headers(c, d->headers, headers, ctype, has_body, scope, r))
         goto out;
 

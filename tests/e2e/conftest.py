@@ -276,6 +276,36 @@ def stats_tables(text):
     return tables
 
 
+def failure_rows(path):
+    """PREFIX_failures.csv as {(Method, Name, Error): occurrences}."""
+    rows = read_csv(path)
+    assert rows[0] == ["Method", "Name", "Error", "Occurrences"], rows[0]
+    return {(r[0], r[1], r[2]): int(r[3]) for r in rows[1:]}
+
+
+def exception_rows(path):
+    """PREFIX_exceptions.csv as {(Message, Traceback): count}."""
+    rows = read_csv(path)
+    assert rows[0] == ["Count", "Message", "Traceback", "Nodes"], rows[0]
+    return {(r[1], r[2]): int(r[0]) for r in rows[1:]}
+
+
+def history_users(path):
+    """The User Count of each Aggregated row of PREFIX_stats_history.csv, in order."""
+    rows = read_csv(path)
+    col = rows[0].index("User Count")
+    return [int(r[col]) for r in rows[1:] if r[3] == "Aggregated"]
+
+
+def text_pos(text, fragment, start=0):
+    """The "line:col" (1-based, a character a column) of the first occurrence of fragment
+    in text at or after start, as cicada reports positions in a scenario file."""
+    i = text.index(fragment, start)
+    line = text.count("\n", 0, i) + 1
+    col = i - (text.rfind("\n", 0, i) + 1) + 1
+    return f"{line}:{col}"
+
+
 def summary_table(text):
     """The final summary's request table (the last table before the percentiles)."""
     head = text.rindex("Response time percentiles (approximated)")

@@ -17,13 +17,22 @@ Endpoints (any method unless noted):
     /slow?ms=N   sleeps N ms, then 200
     /echo        200, JSON {method, path, query, headers, body}
     /redirect    302 to /ok
+    /doc         200, DOC_BODY (JSON for checks and captures), ETag: "v1",
+                 Set-Cookie: flavor=mint
+    /token-login POST, JSON {"username": ...}: 200, {"token": <unique per call>}; the
+                 record's extra holds "token" and "username"
+    /goto?to=P&code=N  redirect (N, default 302) to P (default /ok)
     anything else: 404
+
+Target(tls=ctx) serves HTTPS with an ssl.SSLContext (url then starts with https://); a
+request's extra["peer_cn"] is the common name of the client certificate, if any.
 """
 
 import http.server
 import itertools
 import json
 import socket
+import ssl
 import sys
 import threading
 import time
@@ -34,6 +43,11 @@ from http.cookies import SimpleCookie
 OK_BODY = b"ok from target\n"
 BIG_SIZE = 10000
 BIG_BODY = b"x" * BIG_SIZE
+# What /doc answers: bytes as written (checks and regexes see exactly this text).
+DOC_BODY = (b'{"status": "ok", "id": 5, "price": 5.0, "token": "abc", '
+            b'"items": [{"id": 1, "name": "a"}, {"id": 2, "name": "b"}, {"id": 3, "name": "c"}], '
+            b'"tags": ["x", "y"], "nested": {"odd key": true, "n": null}, '
+            b'"csrf": "k9x7", "empty": ""}')
 
 
 @dataclass
@@ -92,6 +106,12 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                       client=self.client_address[:2], cookies=cookies,
                       headers=list(self.headers.items()), body=body, t_start=t0,
                       t_wall=wall, conn_id=self.conn_id)
+        if isinstance(self.connection, ssl.SSLSocket):
+            peer = self.connection.getpeercert() or {}
+            for rdn in peer.get("subject", ()):
+                for k, v in rdn:
+                    if k == "commonName":
+                        req.extra["peer_cn"] = v
         status, hdrs, out = self._route(tgt, req)
         # Recorded before the answer leaves, so the target never counts fewer requests
         # than a client that has read the answer.
@@ -142,6 +162,24 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             return 200, [("Content-Type", "application/json")], json.dumps(doc).encode()
         if p == "/redirect":
             return 302, [("Location", "/ok")], b""
+        if p == "/doc":
+            return 200, [("Content-Type", "application/json"), ("ETag", '"v1"'),
+                         ("Set-Cookie", "flavor=mint; Path=/")], DOC_BODY
+        if p == "/token-login":
+            if req.method != "POST":
+                return 405, text, b"POST only\n"
+            try:
+                user = json.loads(req.body or b"{}").get("username", "")
+            except ValueError:
+                return 400, text, b"bad JSON\n"
+            token = f"tok{tgt._new_sid()}-{user}"
+            req.extra.update(token=token, username=user)
+            return 200, [("Content-Type", "application/json")], \
+                json.dumps({"token": token}).encode()
+        if p == "/goto":
+            q = urllib.parse.parse_qs(req.query)
+            code = int(q.get("code", ["302"])[0])
+            return code, [("Location", q.get("to", ["/ok"])[0])], b""
         return 404, text, b"not found\n"
 
 
@@ -152,14 +190,16 @@ class _Server(http.server.ThreadingHTTPServer):
 
     def handle_error(self, request, client_address):
         # Clients that reset or drop a connection (users stopped mid-request) are normal.
-        if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+        # So are TLS clients that refuse the certificate.
+        if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError, ssl.SSLError)):
             super().handle_error(request, client_address)
 
 
 class Target:
     """The test target: start(), then read its counters; stop() in teardown."""
 
-    def __init__(self):
+    def __init__(self, tls=None):
+        self._tls = tls           # an ssl.SSLContext: serve HTTPS
         self._lock = threading.Lock()
         self._reqs = []
         self._conns = {}          # socket -> conn id, while open
@@ -175,6 +215,11 @@ class Target:
         self._srv.target = self
         self.port = self._srv.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}"
+        if self._tls:
+            # The handshake happens in the handler's thread, on its first read.
+            self._srv.socket = self._tls.wrap_socket(self._srv.socket, server_side=True,
+                                                     do_handshake_on_connect=False)
+            self.url = f"https://127.0.0.1:{self.port}"
         self._thread = threading.Thread(target=self._srv.serve_forever,
                                         kwargs={"poll_interval": 0.05}, daemon=True)
         self._thread.start()

@@ -170,6 +170,42 @@ static void test_methods_on_one_client(void **state)
     call_free(&k);
 }
 
+/* The interpreter renders every templated request into one struct per user: what changed
+ * must be applied even though the pointer is the same. */
+static void test_request_rewritten_in_place(void **state)
+{
+    (void)state;
+    struct call k;
+    call_init(&k, 1);
+    struct curl_slist *cookie = curl_slist_append(NULL, "Cookie: a=1");
+    http_req r = {.method = "POST", .kind = HTTP_POST, .url = url("/echo"), .body = "xy",
+                  .body_len = 2, .dynamic = true};
+    fetch(&k, &r);
+    assert_string_equal(sbuf_str(&k.body), "POST xy");
+
+    r = (http_req){.method = "GET", .kind = HTTP_GET, .url = url("/cookie"),
+                   .headers = cookie, .dynamic = true};
+    fetch(&k, &r);
+    assert_string_equal(sbuf_str(&k.body), "a=1");
+
+    r.headers = NULL;
+    fetch(&k, &r);
+    assert_string_equal(sbuf_str(&k.body), "none");
+
+    /* a static request after it is applied in full too */
+    http_req echo = get("/echo");
+    r = (http_req){.method = "GET", .kind = HTTP_GET, .url = url("/cookie"),
+                   .headers = cookie, .dynamic = true};
+    fetch(&k, &r);
+    fetch(&k, &echo);
+    assert_string_equal(sbuf_str(&k.body), "GET ");
+    http_req plain = get("/cookie");
+    fetch(&k, &plain);
+    assert_string_equal(sbuf_str(&k.body), "none");
+    curl_slist_free_all(cookie);
+    call_free(&k);
+}
+
 static void test_busy_client_refuses(void **state)
 {
     (void)state;
@@ -584,6 +620,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_get, setup, teardown),
         cmocka_unit_test_setup_teardown(test_methods_on_one_client, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_request_rewritten_in_place, setup, teardown),
         cmocka_unit_test_setup_teardown(test_busy_client_refuses, setup, teardown),
         cmocka_unit_test_setup_teardown(test_http_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_connection_refused, setup, teardown),
