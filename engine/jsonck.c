@@ -1,9 +1,12 @@
 #include "jsonck.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "sbuf.h"
 
@@ -206,4 +209,27 @@ unsigned jck_string_col(const json_value *v, size_t offset)
         if (((unsigned char)v->str.s[i] & 0xC0) != 0x80)
             chars++;
     return v->col + 1 + chars;
+}
+
+char *jck_file(jck *c, const json_value *v, const char *file, const char *base_dir)
+{
+    sbuf p = SBUF_INIT;
+    if (file[0] == '/' && c->root)
+        sbuf_puts(&p, c->root);
+    else if (file[0] != '/' && base_dir && *base_dir)
+        sbuf_printf(&p, "%s/", base_dir);
+    sbuf_puts(&p, file);
+    if (access(sbuf_str(&p), R_OK) != 0) {
+        jck_fail(c, v->line, v->col, "%s: cannot read: %s", sbuf_str(&p), strerror(errno));
+        sbuf_free(&p);
+        return NULL;
+    }
+    if (c->files) {
+        /* Recorded absolute, so a worker can rebuild the same tree under its root. */
+        char *real = realpath(sbuf_str(&p), NULL);
+        const char *rec = real ? real : sbuf_str(&p);
+        sbuf_add(c->files, rec, strlen(rec) + 1);
+        free(real);
+    }
+    return sbuf_take(&p);
 }

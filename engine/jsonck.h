@@ -16,7 +16,16 @@ typedef struct jck {
     const char *path;       /* the file, for messages (borrowed) */
     char *err;              /* caller's buffer */
     size_t errlen;
+    const char *root;       /* NULL, or a directory every absolute path lives under (a
+                             * worker's copy of the master's files); borrowed */
+    struct sbuf *files;     /* NULL, or where jck_file appends each path it resolves,
+                             * NUL-terminated (what a master sends its workers); borrowed */
 } jck;
+
+/* The path of a file the scenario names (file, from JSON at v): relative to base_dir,
+ * absolute ones under c->root. Returns a new string, or NULL after an error when the file
+ * cannot be read. what names the key in that error. */
+char *jck_file(jck *c, const json_value *v, const char *file, const char *base_dir);
 
 /* Writes "path:line:col: message" and returns -1. */
 int jck_fail(jck *c, unsigned line, unsigned col, const char *fmt, ...)

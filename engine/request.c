@@ -758,16 +758,7 @@ static char *file_path(jck *c, const json_value *v, const char *base_dir)
         jck_wrong_type(c, v, "client_cert", "a file path");
         return NULL;
     }
-    sbuf p = SBUF_INIT;
-    if (v->str.s[0] != '/' && base_dir && *base_dir)
-        sbuf_printf(&p, "%s/", base_dir);
-    sbuf_puts(&p, v->str.s);
-    if (access(sbuf_str(&p), R_OK) != 0) {
-        jck_fail(c, v->line, v->col, "cannot read \"%s\"", sbuf_str(&p));
-        sbuf_free(&p);
-        return NULL;
-    }
-    return sbuf_take(&p);
+    return jck_file(c, v, v->str.s, base_dir);
 }
 
 int request_opts(jck *c, const json_value *obj, const http_opts *inherit,

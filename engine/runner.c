@@ -37,6 +37,9 @@ struct runner {
     ev_timer reap_timer;    /* enforces stop deadlines */
     ev_timer run_timer;
     bool stop_logged;       /* "Not all users finished" said for this stop */
+    bool remote;            /* a master's: the users run on workers */
+    runner_remote rem;
+    double rate;            /* spawn rate of the latest ramp */
 };
 
 const char *runner_state_name(int state)
@@ -186,8 +189,9 @@ static void log_spawned(runner *r)
     sbuf_putc(&b, '{');
     unsigned total = 0;
     for (int i = 0; i < r->nclasses; i++) {
-        sbuf_printf(&b, "%s\"%s\": %u", i ? ", " : "", r->classes[i]->name, r->active[i].n);
-        total += r->active[i].n;
+        unsigned n = runner_class_users(r, i);
+        sbuf_printf(&b, "%s\"%s\": %u", i ? ", " : "", r->classes[i]->name, n);
+        total += n;
     }
     sbuf_putc(&b, '}');
     log_info(LOGGER, "All users spawned: %s (%u total users)", sbuf_str(&b), total);
@@ -210,6 +214,10 @@ static void spawning_complete(runner *r)
  * newest users first. */
 static void apply_map(runner *r)
 {
+    if (r->remote) {
+        r->rem.plan(r->rem.data, r->disp);
+        return;
+    }
     const unsigned *want = dispatch_worker_users(r->disp, 0);
     double now = ev_now(r->loop);
     /* Counted once: a user that ends inside user_start is not replaced in this
@@ -254,8 +262,22 @@ static void run_time_cb(struct ev_loop *loop, ev_timer *w, int revents)
         runner_stop(r);
 }
 
+static void begin_test(runner *r)
+{
+    stats_clear(r->stats, ev_now(r->loop));
+    r->stop_logged = false;
+    if (r->hooks.test_start)
+        r->hooks.test_start(r->hooks.data);
+    if (r->cfg.run_time > 0) {
+        ev_timer_set(&r->run_timer, r->cfg.run_time, 0.);
+        ev_timer_start(r->loop, &r->run_timer);
+    }
+}
+
 /* ---- public ------------------------------------------------------------------------- */
 
+/* A new dispatcher over the classes and the workers of the current one (a master's), or
+ * the one local worker. */
 static dispatch *make_dispatch(runner *r, char *err, size_t errlen)
 {
     dispatch_class *dc = xcalloc((size_t)r->nclasses, sizeof *dc);
@@ -264,8 +286,18 @@ static dispatch *make_dispatch(runner *r, char *err, size_t errlen)
         dc[i].weight = r->classes[i]->weight;
         dc[i].fixed_count = (unsigned)r->classes[i]->fixed_count;
     }
-    const char *worker = "local";
-    dispatch *d = dispatch_new(dc, (size_t)r->nclasses, &worker, 1, err, errlen);
+    const char *local = "local";
+    const char **ids = &local;
+    size_t n = 1;
+    if (r->remote) {
+        n = r->disp ? dispatch_worker_count(r->disp) : 0;
+        ids = xcalloc(n + 1, sizeof *ids);
+        for (size_t w = 0; w < n; w++)
+            ids[w] = dispatch_worker_id(r->disp, w);
+    }
+    dispatch *d = dispatch_new(dc, (size_t)r->nclasses, ids, n, err, errlen);
+    if (ids != &local)
+        free(ids);
     free(dc);
     return d;
 }
@@ -296,6 +328,10 @@ runner *runner_new(struct ev_loop *loop, http *h, stats *s, uclass **classes, in
     r->env.stats = s;
     r->env.node = cfg->node ? cfg->node : "local";
     r->env.on_dead = on_dead;
+    if (cfg->remote) {
+        r->remote = true;
+        r->rem = *cfg->remote;
+    }
     r->classes = xmalloc((size_t)nclasses * sizeof *r->classes);
     memcpy(r->classes, classes, (size_t)nclasses * sizeof *classes);
     r->nclasses = nclasses;
@@ -382,16 +418,9 @@ int runner_start_classes(runner *r, unsigned users, double spawn_rate, char **su
                        errlen) != 0)
         return -1;
     r->target = users;
-    if (fresh) {
-        stats_clear(r->stats, ev_now(r->loop));
-        r->stop_logged = false;
-        if (r->hooks.test_start)
-            r->hooks.test_start(r->hooks.data);
-        if (r->cfg.run_time > 0) {
-            ev_timer_set(&r->run_timer, r->cfg.run_time, 0.);
-            ev_timer_start(r->loop, &r->run_timer);
-        }
-    }
+    r->rate = spawn_rate;
+    if (fresh)
+        begin_test(r);
     log_info(LOGGER, "Ramping to %u users at a rate of %.2f per second", users, spawn_rate);
     r->state = RUNNER_SPAWNING;
     ev_timer_stop(r->loop, &r->spawn_timer);
@@ -407,6 +436,10 @@ void runner_stop(runner *r)
     ev_timer_stop(r->loop, &r->spawn_timer);
     ev_timer_stop(r->loop, &r->run_timer);
     r->state = RUNNER_CLEANUP;
+    if (r->remote) {
+        r->rem.stop(r->rem.data);
+        return;
+    }
     double now = ev_now(r->loop);
     for (int i = 0; i < r->nclasses; i++)
         while (r->active[i].tail)
@@ -443,6 +476,8 @@ int runner_state(const runner *r)
 
 unsigned runner_user_count(const runner *r)
 {
+    if (r->remote)
+        return r->rem.users(r->rem.data);
     unsigned n = r->stopping.n;
     for (int i = 0; i < r->nclasses; i++)
         n += r->active[i].n;
@@ -456,7 +491,92 @@ unsigned runner_target(const runner *r)
 
 unsigned runner_class_users(const runner *r, int i)
 {
-    return r->active[i].n;
+    return r->remote ? dispatch_class_total(r->disp, (size_t)i) : r->active[i].n;
+}
+
+/* ---- workers and masters ------------------------------------------------------------ */
+
+int runner_set_counts(runner *r, const unsigned *counts, char *err, size_t errlen)
+{
+    if (r->state == RUNNER_CLEANUP || r->state == RUNNER_STOPPING) {
+        snprintf(err, errlen, "the previous test is still stopping");
+        return -1;
+    }
+    if (r->state == RUNNER_READY || r->state == RUNNER_STOPPED)
+        begin_test(r);
+    r->state = RUNNER_SPAWNING;
+    double now = ev_now(r->loop);
+    unsigned target = 0;
+    for (int i = 0; i < r->nclasses; i++) {
+        target += counts[i];
+        for (unsigned k = r->active[i].n; k < counts[i]; k++)
+            spawn_one(r, r->classes[i]);
+    }
+    for (int i = 0; i < r->nclasses; i++)
+        while (r->active[i].n > counts[i])
+            stop_one(r, r->active[i].tail, now);
+    if (r->stopping.n)
+        reap_arm(r);
+    r->target = target;
+    if (r->state == RUNNER_SPAWNING)
+        spawning_complete(r);
+    return 0;
+}
+
+int runner_add_worker(runner *r, const char *id, char *err, size_t errlen)
+{
+    if (dispatch_add_worker(r->disp, id, err, errlen))
+        return -1;
+    /* The add recomputed the map; a ramp in progress sends it with its next iteration. */
+    if ((r->state == RUNNER_SPAWNING || r->state == RUNNER_RUNNING) &&
+        !dispatch_in_progress(r->disp))
+        apply_map(r);
+    return 0;
+}
+
+int runner_remove_worker(runner *r, const char *id, char *err, size_t errlen)
+{
+    size_t w;
+    if (!dispatch_find_worker(r->disp, id, &w)) {
+        snprintf(err, errlen, "no worker \"%s\"", id);
+        return -1;
+    }
+    if (r->state != RUNNER_SPAWNING && r->state != RUNNER_RUNNING)
+        return dispatch_remove_worker(r->disp, id, err, errlen);
+    /* The others keep what they run and take over the lost users at the spawn rate: a
+     * new dispatcher over them is filled to the users left at once, then ramps. */
+    unsigned left = dispatch_user_count(r->disp) - dispatch_worker_total(r->disp, w);
+    if (dispatch_remove_worker(r->disp, id, err, errlen))
+        return -1;
+    if (dispatch_worker_count(r->disp) == 0)
+        return 0;
+    dispatch *d = make_dispatch(r, err, errlen);
+    if (!d)
+        return -1;
+    dispatch_start(d, left, 1e9, NULL, 0, err, errlen);
+    while (dispatch_next(d, NULL))
+        ;
+    if (dispatch_start(d, r->target, r->rate, NULL, 0, err, errlen)) {
+        dispatch_free(d);
+        return -1;
+    }
+    dispatch_free(r->disp);
+    r->disp = d;
+    r->state = RUNNER_SPAWNING;
+    ev_timer_stop(r->loop, &r->spawn_timer);
+    ev_timer_set(&r->spawn_timer, 0., 0.);
+    ev_timer_start(r->loop, &r->spawn_timer);
+    return 0;
+}
+
+void runner_remote_stopped(runner *r)
+{
+    finish_stop(r);
+}
+
+const dispatch *runner_dispatch(const runner *r)
+{
+    return r->disp;
 }
 
 int runner_class_count(const runner *r)

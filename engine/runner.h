@@ -19,6 +19,7 @@
 #include <ev.h>
 #include <stdbool.h>
 
+#include "dispatch.h"
 #include "http.h"
 #include "stats.h"
 #include "user.h"
@@ -48,11 +49,27 @@ typedef struct runner_hooks {
     void (*run_time_reached)(void *data);           /* -t elapsed: stop or quit */
 } runner_hooks;
 
+/* A master's runner has no users of its own: every dispatch iteration is a plan for the
+ * workers, which the master sends them; the users it reports are theirs. */
+typedef struct runner_remote {
+    void *data;
+    /* The dispatcher's map changed (an iteration, a rebalance): send each worker its row
+     * (dispatch_worker_users). Rows are absolute counts per class. */
+    void (*plan)(void *data, const struct dispatch *d);
+    /* The test is stopping: tell the workers; call runner_remote_stopped once all have
+     * stopped. */
+    void (*stop)(void *data);
+    /* Users alive on all workers, as they last reported. */
+    unsigned (*users)(void *data);
+} runner_remote;
+
 typedef struct runner_config {
     double stop_timeout;    /* seconds a user in a task may take to finish it; 0 = none */
     bool reset_stats;       /* --reset-stats: reset when spawning completes */
     double run_time;        /* seconds from the start of a test; 0 = unlimited */
     const char *node;       /* "local" or a worker id (borrowed) */
+    const runner_remote *remote; /* a master's runner (copied); NULL: users run here */
+    bool worker;            /* a worker's runner: counts come from runner_set_counts */
 } runner_config;
 
 typedef struct runner runner;
@@ -89,6 +106,23 @@ void runner_set_run_time(runner *r, double seconds);
 /* Ends the current test `seconds` from now (the run_time_reached hook fires then),
  * replacing any earlier limit; 0 removes the limit. */
 void runner_arm_run_time(runner *r, double seconds);
+
+/* A worker: brings the users of each class (name order, runner_class) to counts[i] at
+ * once, starting a test first when none runs (stats cleared, test_start). The state is
+ * spawning meanwhile and running after (spawning_complete). Returns -1 with err while the
+ * previous test is still stopping. */
+int runner_set_counts(runner *r, const unsigned *counts, char *err, size_t errlen);
+
+/* A master: a worker joined. Its share comes from a rebalance of the running test at once
+ * (users move; the total stays). Returns -1 with err for a duplicate id. */
+int runner_add_worker(runner *r, const char *id, char *err, size_t errlen);
+/* A master: a worker left or went missing with `lost` users. In a running test the others
+ * take over its users at the spawn rate. Returns -1 with err for an unknown id. */
+int runner_remove_worker(runner *r, const char *id, char *err, size_t errlen);
+/* A master: every worker has stopped its users (after the remote stop hook). */
+void runner_remote_stopped(runner *r);
+/* The dispatcher (a master reads the plan and the worker list from it). */
+const struct dispatch *runner_dispatch(const runner *r);
 
 int runner_state(const runner *r);
 /* Users alive, stopping ones included (Locust's user_count). */

@@ -519,6 +519,7 @@ void scenario_free(scenario *sc)
     free(sc->all);
     free(sc->run);
     free(sc->files);
+    sbuf_free(&sc->deps);
     free(sc);
 }
 
@@ -571,19 +572,17 @@ static int load_data(ctx *c, const json_value *data, scenario *sc)
                             "unique rows cannot be shared: \"on_exhausted\" must be "
                             "\"stop_user\" or \"stop_test\"");
         }
-        sbuf path = SBUF_INIT;
-        if (file[0] != '/' && c->dir && *c->dir)
-            sbuf_printf(&path, "%s/", c->dir);
-        sbuf_puts(&path, file);
+        const json_value *fv = json_get(v, "file");
+        char *path = jck_file(&c->j, fv, file, c->dir);
+        if (!path)
+            return -1;
         char err[512];
-        data_source *d = data_load(m->key, sbuf_str(&path), (enum data_mode)mode,
+        data_source *d = data_load(m->key, path, (enum data_mode)mode,
                                    (enum data_exhausted)out, c->opts->worker_index,
                                    c->opts->workers ? c->opts->workers : 1, err, sizeof err);
-        sbuf_free(&path);
-        if (!d) {
-            const json_value *fv = json_get(v, "file");
+        free(path);
+        if (!d)
             return jck_fail(&c->j, fv->line, fv->col, "%s", err);
-        }
         sc->sources = xrealloc(sc->sources, (size_t)(sc->nsources + 1) * sizeof *sc->sources);
         sc->sources[sc->nsources++] = d;
         c->sources[c->nsources] = d;
@@ -609,9 +608,14 @@ static int load_file(const char *path, scenario *sc, const scenario_opts *o, cha
             snprintf(err, errlen, "%s:%u:%u: %s", path, je.line, je.col, je.msg);
         return -1;
     }
+    char *real = realpath(path, NULL);
+    const char *rec = real ? real : path;
+    sbuf_add(&sc->deps, rec, strlen(rec) + 1);
+    free(real);
     char *copy = xstrdup(path);
-    ctx c = {.j = {.path = path, .err = err, .errlen = errlen}, .dir = xstrdup(dirname(copy)),
-             .opts = o};
+    ctx c = {.j = {.path = path, .err = err, .errlen = errlen, .root = o->root,
+                   .files = &sc->deps},
+             .dir = xstrdup(dirname(copy)), .opts = o};
     free(copy);
     int rc = -1;
     static const char *const top_keys[] = {"description", "host", "data", "users", NULL};

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "sbuf.h"
 #include "user.h"
 
 #define SCENARIO_DEFAULT_FILE "locustfile.json"
@@ -26,6 +27,8 @@ typedef struct scenario_opts {
     bool equal_weights;     /* --equal-weights */
     unsigned worker_index;  /* this process's share of the test data: rows i with */
     unsigned workers;       /* i % workers == worker_index (0 workers means 1) */
+    const char *root;       /* NULL, or the directory a worker keeps the master's files in:
+                             * absolute paths in the scenario are taken under it */
 } scenario_opts;
 
 typedef struct scenario {
@@ -36,6 +39,8 @@ typedef struct scenario {
     int nrun;
     struct data_source **sources; /* test data of every file (owned) */
     int nsources;
+    sbuf deps;              /* every file loading read (scenarios first), absolute, each
+                             * NUL-terminated: what a master sends its workers */
 } scenario;
 
 /* Finds the scenario file: an explicit -f list is returned as given (checked when

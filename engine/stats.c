@@ -429,20 +429,20 @@ static void nodes_add(char **nodes, const char *node)
     *nodes = joined;
 }
 
-uint64_t stats_log_exception(stats *s, const char *msg, const char *traceback,
-                             const char *node)
+uint64_t stats_merge_exception(stats *s, const char *msg, const char *traceback,
+                               const char *node, uint64_t count)
 {
     for (size_t i = 0; i < s->n_exceptions; i++) {
         stats_exception *x = s->exceptions[i];
         if (strcmp(x->msg, msg) == 0 && strcmp(x->traceback, traceback) == 0) {
-            x->count++;
+            x->count += count;
             nodes_add(&x->nodes, node);
             return x->count;
         }
     }
     if (s->n_exceptions >= STATS_MAX_EXCEPTIONS) {
         /* Keep counting in the last slot rather than growing without bound. */
-        return ++s->exceptions[s->n_exceptions - 1]->count;
+        return s->exceptions[s->n_exceptions - 1]->count += count;
     }
     if (s->n_exceptions == s->cap_exceptions) {
         s->cap_exceptions = s->cap_exceptions ? s->cap_exceptions * 2 : 16;
@@ -452,9 +452,15 @@ uint64_t stats_log_exception(stats *s, const char *msg, const char *traceback,
     x->msg = xstrdup(msg);
     x->traceback = xstrdup(traceback);
     nodes_add(&x->nodes, node);
-    x->count = 1;
+    x->count = count;
     s->exceptions[s->n_exceptions++] = x;
-    return 1;
+    return count;
+}
+
+uint64_t stats_log_exception(stats *s, const char *msg, const char *traceback,
+                             const char *node)
+{
+    return stats_merge_exception(s, msg, traceback, node, 1);
 }
 
 /* ---- snapshots, reset, clear -------------------------------------------------------- */

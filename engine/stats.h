@@ -112,6 +112,11 @@ void stats_log(stats *s, stats_entry *e, double now, int64_t rt_us, uint64_t byt
 uint64_t stats_log_exception(stats *s, const char *msg, const char *traceback,
                              const char *node);
 
+/* stats_log_exception for count occurrences at once (a worker's report, node being the
+ * worker's id). Returns the new total for (msg, traceback). */
+uint64_t stats_merge_exception(stats *s, const char *msg, const char *traceback,
+                               const char *node, uint64_t count);
+
 /* Adds count occurrences of an already-counted failure (the master merging a worker's
  * report; the requests themselves arrive through stats_merge_entry). */
 void stats_add_error(stats *s, stats_entry *e, const char *error, uint64_t occurrences,

@@ -13,12 +13,14 @@
 #include "history.h"
 #include "http.h"
 #include "log.h"
+#include "master.h"
 #include "report.h"
 #include "runner.h"
 #include "sbuf.h"
 #include "stats.h"
 #include "web.h"
 #include "version.h"
+#include "worker.h"
 #include "xalloc.h"
 
 #define LOGGER "cicada.main"
@@ -31,6 +33,9 @@ struct app {
     history *history;
     http *http;
     runner *runner;
+    master *master;         /* --master: the worker table (the runner plans for it) */
+    worker *worker;         /* --worker: everything else is unused */
+    int fail_code;          /* exit code of a worker, or 1 when a master gave up */
     csv_writer *csv;
     web *web;
     char *host;             /* a host set from the web form, else NULL (owned) */
@@ -39,6 +44,9 @@ struct app {
     ev_timer printer;       /* the periodic console table */
     ev_timer autoquit;      /* --autoquit after the test ends */
     ev_timer end_test;      /* a task asked to end the test (test data ran out) */
+    ev_timer expect;        /* a headless master waits for --expect-workers */
+    double expect_began;
+    double expect_logged;   /* when "Waiting for workers" was last said (0: never) */
     ev_signal sigint, sigterm;
     int name_width;
     int signals;            /* interrupts received */
@@ -81,6 +89,18 @@ static void on_test_start(void *data)
 {
     app *a = data;
     history_clear(a->history);
+    if (a->master) {
+        struct options *o = a->o;
+        master_test t = {
+            .host = a->host ? a->host : o->host,
+            .stop_timeout = o->stop_timeout,
+            .classes = o->user_classes.v, .nclasses = o->user_classes.n,
+            .tags = o->tags.v, .ntags = o->tags.n,
+            .exclude_tags = o->exclude_tags.v, .nexclude_tags = o->exclude_tags.n,
+            .equal_weights = o->equal_weights,
+        };
+        master_test_start(a->master, &t);
+    }
 }
 
 static void on_test_stop(void *data)
@@ -150,7 +170,10 @@ static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
         return;
     }
     log_info(LOGGER, "Got %s signal", w->signum == SIGTERM ? "SIGTERM" : "SIGINT");
-    app_quit(a);
+    if (a->worker)
+        worker_leave(a->worker);
+    else
+        app_quit(a);
 }
 
 /* After a test stops, the charts go on until the current rates have fallen to zero. */
@@ -209,6 +232,11 @@ static int web_swarm(void *data, unsigned users, double rate, const char *host,
     app *a = data;
     int st = runner_state(a->runner);
     bool fresh = st == RUNNER_READY || st == RUNNER_STOPPED;
+    if (a->master && master_worker_count(a->master) == 0) {
+        snprintf(err, errlen, "You can't start a distributed test before at least one worker "
+                              "processes has connected");
+        return -1;
+    }
     if (host) {
         if (scenario_resolve(a->sc, host, err, errlen))
             return -1;
@@ -266,6 +294,84 @@ static void web_report(void *data, void *out, bool download)
     report_render(out, &in);
 }
 
+/* ---- distributed ------------------------------------------------------------------- */
+
+static void on_no_workers(void *data, const char *why)
+{
+    app *a = data;
+    log_warning(LOGGER, "%s", why);
+    if (web_mode(a))
+        runner_stop(a->runner);
+    else
+        app_quit(a);
+}
+
+static void on_workers_changed(void *data)
+{
+    (void)data;
+}
+
+static void on_worker_done(void *data, int code)
+{
+    app *a = data;
+    a->fail_code = code;
+    ev_break(a->loop, EVBREAK_ALL);
+}
+
+/* A headless (or autostarted) master starts once --expect-workers are ready. */
+static void start_test(app *a);
+
+static void on_expect(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)revents;
+    app *a = APP_OF(w, expect);
+    struct options *o = a->o;
+    unsigned have = master_worker_count(a->master);
+    if (have >= (unsigned)o->expect_workers) {
+        ev_timer_stop(loop, w);
+        start_test(a);
+        return;
+    }
+    double waited = ev_now(loop) - a->expect_began;
+    if (o->expect_workers_max_wait > 0 && waited >= o->expect_workers_max_wait) {
+        ev_timer_stop(loop, w);
+        log_error(LOGGER, "Gave up waiting for workers to connect: %u of %d after %d seconds "
+                          "(--expect-workers-max-wait)", have, o->expect_workers,
+                  o->expect_workers_max_wait);
+        a->fail_code = 1;
+        app_quit(a);
+        return;
+    }
+    if (waited >= a->expect_logged + 5.0 || a->expect_logged == 0) {
+        a->expect_logged = waited > 0 ? waited : 1e-9;
+        log_info(LOGGER, "Waiting for workers to be ready, %u of %d connected", have,
+                 o->expect_workers);
+    }
+}
+
+static app *worker_app(app *a, char *err, size_t errlen)
+{
+    struct options *o = a->o;
+    worker_config cfg = {
+        .master_host = o->master_host,
+        .master_port = o->master_port,
+        .report_interval = o->worker_report_interval,
+        .heartbeat_interval = 1.0,
+        .master_timeout = o->master_timeout,
+        .connect_timeout = 60.0,
+        .max_names = (size_t)o->max_names,
+        .version = cicada_version,
+    };
+    a->worker = worker_new(a->loop, &cfg, on_worker_done, a, err, errlen);
+    if (!a->worker)
+        return NULL;
+    ev_signal_init(&a->sigint, on_signal, SIGINT);
+    ev_signal_start(a->loop, &a->sigint);
+    ev_signal_init(&a->sigterm, on_signal, SIGTERM);
+    ev_signal_start(a->loop, &a->sigterm);
+    return a;
+}
+
 /* ---- set-up ------------------------------------------------------------------------- */
 
 /* Each user holds a socket (two while reconnecting); Locust raises the limit too. */
@@ -293,6 +399,7 @@ static int start_web(app *a, char *err, size_t errlen)
         .loop = a->loop,
         .stats = a->stats,
         .runner = a->runner,
+        .master = a->master,
         .history = a->history,
         .scenario = a->sc,
         .host = o->web_host,
@@ -330,6 +437,9 @@ static void app_free(app *a)
     ev_signal_stop(a->loop, &a->sigint);
     ev_signal_stop(a->loop, &a->sigterm);
     runner_free(a->runner);
+    master_free(a->master);
+    worker_free(a->worker);
+    ev_timer_stop(a->loop, &a->expect);
     http_free(a->http);
     history_free(a->history);
     stats_free(a->stats);
@@ -343,6 +453,24 @@ static void app_free(app *a)
 app *app_new(struct options *o, scenario *sc, char *err, size_t errlen, int *exit_code)
 {
     *exit_code = 1;
+    if (o->worker) {
+        app *a = xcalloc(1, sizeof *a);
+        a->o = o;
+        a->loop = ev_default_loop(EVFLAG_AUTO);
+        ev_init(&a->tick, NULL);
+        ev_init(&a->printer, NULL);
+        ev_init(&a->autoquit, NULL);
+        ev_init(&a->end_test, NULL);
+        ev_init(&a->expect, NULL);
+        ev_init(&a->sigint, NULL);
+        ev_init(&a->sigterm, NULL);
+        if (!worker_app(a, err, errlen)) {
+            app_free(a);
+            return NULL;
+        }
+        *exit_code = 0;
+        return a;
+    }
     /* Without a host the dashboard can still ask for one; a headless run cannot. */
     if (scenario_resolve(sc, o->host, err, errlen)) {
         if (o->headless || o->autostart)
@@ -363,6 +491,7 @@ app *app_new(struct options *o, scenario *sc, char *err, size_t errlen, int *exi
     ev_init(&a->printer, on_print);
     ev_init(&a->autoquit, on_autoquit);
     ev_init(&a->end_test, on_end_test);
+    ev_init(&a->expect, on_expect);
     ev_init(&a->sigint, NULL);
     ev_init(&a->sigterm, NULL);
     if (o->csv_prefix && o->stats_history_enabled) {
@@ -377,6 +506,30 @@ app *app_new(struct options *o, scenario *sc, char *err, size_t errlen, int *exi
         .run_time = web_mode(a) && !o->autostart ? 0 : o->run_time,
         .node = "local",
     };
+    runner_remote remote;
+    if (o->master || o->processes) {
+        master_config mc = {
+            .bind_host = o->master_bind_host,
+            .bind_port = o->master_bind_port,
+            .heartbeat_timeout = 3.0,
+            .missing_forget = 60.0,
+            .version = cicada_version,
+        };
+        master_hooks mh = {
+            .data = a,
+            .workers_changed = on_workers_changed,
+            .no_workers = on_no_workers,
+            .end_test = request_end_test,
+        };
+        a->master = master_new(a->loop, a->stats, sc, &mc, &mh, err, errlen);
+        if (!a->master) {
+            app_free(a);
+            return NULL;
+        }
+        remote = master_remote(a->master);
+        cfg.remote = &remote;
+        cfg.node = "master";
+    }
     runner_hooks hooks = {
         .data = a,
         .test_start = on_test_start,
@@ -385,6 +538,8 @@ app *app_new(struct options *o, scenario *sc, char *err, size_t errlen, int *exi
     };
     a->runner = runner_new(a->loop, a->http, a->stats, sc->run, sc->nrun, &cfg, &hooks, err,
                            errlen);
+    if (a->master && a->runner)
+        master_set_runner(a->master, a->runner);
     /* Everything that can refuse to start comes before any file is written. */
     if (!a->runner || (web_mode(a) && start_web(a, err, errlen))) {
         app_free(a);
@@ -408,26 +563,43 @@ app *app_new(struct options *o, scenario *sc, char *err, size_t errlen, int *exi
     return a;
 }
 
+static void start_test(app *a)
+{
+    struct options *o = a->o;
+    unsigned users = o->set_num_users ? (unsigned)o->num_users : 1;
+    double rate = o->set_spawn_rate ? o->spawn_rate : 1;
+    if (o->run_time)
+        log_info(LOGGER, "Run time limit set to %d seconds", o->run_time);
+    else
+        log_info(LOGGER, "No run time limit set, use CTRL+C to interrupt");
+    char err[512];
+    if (runner_start(a->runner, users, rate, err, sizeof err)) {
+        log_error(LOGGER, "%s", err);
+        a->fail_code = 1;
+        ev_break(a->loop, EVBREAK_ALL);
+    }
+}
+
 void app_run(app *a)
 {
     struct options *o = a->o;
     log_info(LOGGER, "Starting cicada %s", cicada_version);
-    unsigned users = o->set_num_users ? (unsigned)o->num_users : 1;
-    double rate = o->set_spawn_rate ? o->spawn_rate : 1;
-    raise_fd_limit(users);
+    if (a->worker) {
+        ev_run(a->loop, 0);
+        return;
+    }
+    raise_fd_limit(a->master ? 64 : o->set_num_users ? (unsigned)o->num_users : 1);
     if (!o->only_summary && (o->print_stats || !web_mode(a))) {
         ev_timer_set(&a->printer, 2., 2.);
         ev_timer_start(a->loop, &a->printer);
     }
     if (!web_mode(a) || o->autostart) {
-        if (o->run_time)
-            log_info(LOGGER, "Run time limit set to %d seconds", o->run_time);
-        else
-            log_info(LOGGER, "No run time limit set, use CTRL+C to interrupt");
-        char err[512];
-        if (runner_start(a->runner, users, rate, err, sizeof err)) {
-            log_error(LOGGER, "%s", err);
-            return;
+        if (a->master) {
+            a->expect_began = ev_now(a->loop);
+            ev_timer_set(&a->expect, 0., 0.1);
+            ev_timer_start(a->loop, &a->expect);
+        } else {
+            start_test(a);
         }
     }
     if (!web_mode(a))
@@ -437,10 +609,19 @@ void app_run(app *a)
 
 int app_finish(app *a)
 {
+    if (a->worker) {
+        int rc = a->fail_code;
+        app_free(a);
+        return rc;
+    }
+    if (a->master)
+        master_quit_workers(a->master);
     console_keys_stop(a->loop);
     size_t nexc;
     stats_exceptions(a->stats, &nexc);
     int code = stats_error_count(a->stats) || nexc ? a->o->exit_code_on_error : 0;
+    if (a->fail_code)
+        code = a->fail_code;
     log_info(LOGGER, "Shutting down (exit code %d)", code);
     double now = ev_time();
     stats_tick(a->stats, now);

@@ -1,8 +1,12 @@
 /* cicada: Locust, native. The command line entry point. */
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "app.h"
 #include "demo.h"
@@ -84,12 +88,80 @@ static int from_har(const struct options *o)
 /* Modes that later parts of cicada provide; refused clearly until then. */
 static const char *unsupported(const struct options *o)
 {
-    if (o->master || o->worker || o->processes)
-        return "distributed runs (--master, --worker, --processes) are not available in this "
-               "build of cicada";
     if (o->json)
         return "--json is not available in this build of cicada";
     return NULL;
+}
+
+/* --processes: forks the local workers. Returns the number of children started; in a
+ * child, *is_child is set and the options say --worker to the parent's port. */
+static int fork_workers(struct options *o, pid_t *pids, int max, bool *is_child)
+{
+    int n = o->processes;
+    if (n < 0) {
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        n = cpus > 0 ? (int)cpus : 1;
+    }
+    if (n > max)
+        n = max;
+    /* With --worker this process is one of the N. */
+    int children = o->worker ? n - 1 : n;
+    if (!o->worker) {
+        if (!o->set_expect_workers)
+            o->expect_workers = n;
+        o->master = true;
+    }
+    int started = 0;
+    for (int i = 0; i < children; i++) {
+        fflush(NULL);
+        pid_t pid = fork();
+        if (pid < 0) {
+            fprintf(stderr, "cicada: warning: cannot fork worker %d: %s\n", i + 1,
+                    strerror(errno));
+            break;
+        }
+        if (pid == 0) {
+            /* A worker must not outlive the process that forked it. */
+            prctl(PR_SET_PDEATHSIG, SIGTERM);
+            *is_child = true;
+            if (!o->worker) {
+                o->worker = true;
+                o->master = false;
+                free(o->master_host);
+                o->master_host = xstrdup(strcmp(o->master_bind_host, "*") == 0
+                                             ? "127.0.0.1" : o->master_bind_host);
+                o->master_port = o->master_bind_port;
+            }
+            o->processes = 0;
+            rng_seed(0);
+            return 0;
+        }
+        pids[started++] = pid;
+    }
+    o->processes = 0;
+    return started;
+}
+
+/* Waits a moment for the forked workers to end (the master told them to quit), then
+ * ends the rest. */
+static void reap_workers(pid_t *pids, int n)
+{
+    for (int tries = 0; tries < 50; tries++) {
+        int left = 0;
+        for (int i = 0; i < n; i++) {
+            if (pids[i] > 0 && waitpid(pids[i], NULL, WNOHANG) == pids[i])
+                pids[i] = 0;
+            left += pids[i] > 0;
+        }
+        if (!left)
+            return;
+        usleep(100000);
+    }
+    for (int i = 0; i < n; i++)
+        if (pids[i] > 0) {
+            kill(pids[i], SIGKILL);
+            waitpid(pids[i], NULL, 0);
+        }
 }
 
 int main(int argc, char **argv)
@@ -132,6 +204,26 @@ int main(int argc, char **argv)
     }
     rng_seed(0);
 
+    pid_t pids[1024];
+    int nchildren = 0;
+    bool is_child = false;
+    if (o.worker && o.processes)
+        nchildren = fork_workers(&o, pids, (int)(sizeof pids / sizeof pids[0]), &is_child);
+    if (o.worker) {
+        /* A worker needs no files: the master sends them with the test. */
+        app *a = app_new(&o, NULL, err, sizeof err, &rc);
+        if (!a) {
+            fprintf(stderr, "cicada: error: %s\n", err);
+        } else {
+            app_run(a);
+            rc = app_finish(a);
+        }
+        reap_workers(pids, nchildren);
+        opt_free(&o);
+        log_close();
+        return rc;
+    }
+
     bool is_default = strcmp(o.locustfile, SCENARIO_DEFAULT_FILE) == 0;
     char *path = scenario_find(o.locustfile, is_default, err, sizeof err);
     scenario *sc = NULL;
@@ -158,6 +250,22 @@ int main(int argc, char **argv)
         fprintf(stderr, "cicada: error: %s\n", unsupported(&o));
         rc = 1;
     } else {
+        /* The scenario loaded: now the local workers (they get it from this master). */
+        if (o.processes)
+            nchildren = fork_workers(&o, pids, (int)(sizeof pids / sizeof pids[0]), &is_child);
+        if (is_child) {
+            scenario_free(sc);
+            app *w = app_new(&o, NULL, err, sizeof err, &rc);
+            if (w) {
+                app_run(w);
+                rc = app_finish(w);
+            } else {
+                fprintf(stderr, "cicada: error: %s\n", err);
+            }
+            opt_free(&o);
+            log_close();
+            return rc;
+        }
         app *a = app_new(&o, sc, err, sizeof err, &rc);
         if (!a) {
             fprintf(stderr, "cicada: error: %s\n", err);
@@ -166,6 +274,7 @@ int main(int argc, char **argv)
             rc = app_finish(a);
         }
     }
+    reap_workers(pids, nchildren);
     scenario_free(sc);
     opt_free(&o);
     log_close();

@@ -193,6 +193,15 @@ static const struct optdef defs[] = {
      .group = G_WORKER,
      .help = "The port to connect to that is used by the master for distributed load testing. "
              "Only used when running with --worker."},
+    {.lng = "worker-report-interval", .kind = K_FLOAT, .off = F(worker_report_interval),
+     .env = "CICADA_WORKER_REPORT_INTERVAL", .metavar = "SECONDS", .dflt = "3",
+     .group = G_WORKER,
+     .help = "Seconds between a worker's statistics reports to its master (a final report "
+             "always follows the end of a test)."},
+    {.lng = "master-timeout", .kind = K_FLOAT, .off = F(master_timeout),
+     .env = "CICADA_MASTER_TIMEOUT", .metavar = "SECONDS", .dflt = "10", .group = G_WORKER,
+     .help = "A worker that hears nothing from its master for this long stops its users and "
+             "exits."},
 
     {.lng = "tags", .shrt = 'T', .kind = K_LIST, .off = F(tags), .env = "LOCUST_TAGS",
      .metavar = "TAG", .group = G_TAG,
@@ -400,6 +409,8 @@ static void set_defaults(struct options *o)
     o->expect_workers = 1;
     o->master_host = xstrdup("127.0.0.1");
     o->master_port = 5557;
+    o->worker_report_interval = 3;
+    o->master_timeout = 10;
     o->max_names = 10000;
     o->loglevel = LOG_INFO;
     o->exit_code_on_error = 1;

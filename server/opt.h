@@ -51,6 +51,8 @@ struct options {
     char *master_host;         /* --master-host; "127.0.0.1" */
     int master_port;           /* --master-port; 5557 */
     int processes;             /* --processes N (-1 = one per CPU); 0 = not given */
+    double worker_report_interval; /* --worker-report-interval seconds; 3 */
+    double master_timeout;     /* --master-timeout seconds; 10 */
 
     /* Tag filtering */
     opt_list tags;             /* -T/--tags */

@@ -108,7 +108,7 @@ static void put_current_pct(json_writer *w, const stats_entry *e, double now, do
         json_put_null(w);
 }
 
-void statsjson_requests(json_writer *w, stats *s, const runner *r, double now)
+void statsjson_requests(json_writer *w, stats *s, const runner *r, master *m, double now)
 {
     stats_entry *total = stats_total(s);
     json_begin_object(w);
@@ -150,7 +150,35 @@ void statsjson_requests(json_writer *w, stats *s, const runner *r, double now)
     json_key(w, "user_count");
     json_put_uint(w, r ? runner_user_count(r) : 0);
     json_key(w, "worker_count");
-    json_put_uint(w, 0);
+    json_put_uint(w, m ? master_worker_count(m) : 0);
+    if (m) {
+        /* As Locust's: one object per worker, plus where it runs and when it last spoke. */
+        master_worker_info info[256];
+        size_t nw = master_workers(m, info, sizeof info / sizeof info[0]);
+        json_key(w, "workers");
+        json_begin_array(w);
+        for (size_t i = 0; i < nw && i < sizeof info / sizeof info[0]; i++) {
+            json_begin_object(w);
+            json_key(w, "id");
+            json_put_string(w, info[i].id);
+            json_key(w, "host");
+            json_put_string(w, info[i].host);
+            json_key(w, "index");
+            json_put_uint(w, info[i].index);
+            json_key(w, "state");
+            json_put_string(w, info[i].state);
+            json_key(w, "user_count");
+            json_put_uint(w, info[i].user_count);
+            json_key(w, "cpu_usage");
+            json_put_decimal(w, info[i].cpu, 1);
+            json_key(w, "memory_usage");
+            json_put_uint(w, info[i].rss);
+            json_key(w, "heartbeat_age");
+            json_put_decimal(w, info[i].heartbeat_age, 1);
+            json_end_object(w);
+        }
+        json_end_array(w);
+    }
     json_end_object(w);
 }
 

@@ -4,6 +4,7 @@
 #define CICADA_STATSJSON_H
 
 #include "json.h"
+#include "master.h"
 #include "runner.h"
 #include "scenario.h"
 #include "stats.h"
@@ -12,7 +13,7 @@
 #define STATSJSON_MAX_ROWS 500
 
 /* The whole /stats/requests object. runner may be NULL (then state "ready", 0 users). */
-void statsjson_requests(json_writer *w, stats *s, const runner *r, double now);
+void statsjson_requests(json_writer *w, stats *s, const runner *r, master *m, double now);
 
 /* One row of "stats" (also the report's rows). */
 void statsjson_row(json_writer *w, stats *s, const stats_entry *e, double now);

@@ -241,7 +241,7 @@ static void on_index(web *w, struct httpd_req *req)
     json_key(&j, "class_picker");
     json_put_bool(&j, w->env.class_picker);
     json_key(&j, "is_distributed");
-    json_put_bool(&j, false);
+    json_put_bool(&j, w->env.master != NULL);
     json_key(&j, "full_history");
     json_put_bool(&j, w->env.history_csv != NULL);
     json_end_object(&j);
@@ -283,7 +283,7 @@ static void on_stats_requests(web *w, struct httpd_req *req)
         sbuf_reset(&w->stats_cache);
         json_writer j;
         json_writer_init(&j, &w->stats_cache);
-        statsjson_requests(&j, w->env.stats, w->env.runner, now);
+        statsjson_requests(&j, w->env.stats, w->env.runner, w->env.master, now);
         w->stats_cache_at = now;
         w->stats_cache_ok = true;
     }
@@ -354,9 +354,8 @@ static void on_logs(web *w, struct httpd_req *req)
 
 static void on_worker_count(web *w, struct httpd_req *req)
 {
-    (void)w;
     sbuf b = SBUF_INIT;
-    sbuf_puts(&b, "{\"worker_count\":0}");
+    sbuf_printf(&b, "{\"worker_count\":%u}", w->env.master ? master_worker_count(w->env.master) : 0);
     respond_json(req, 200, &b);
 }
 

@@ -11,6 +11,7 @@
 #include <stddef.h>
 
 #include "history.h"
+#include "master.h"
 #include "runner.h"
 #include "scenario.h"
 #include "stats.h"
@@ -23,6 +24,7 @@ typedef struct web_env {
     struct ev_loop *loop;
     stats *stats;
     runner *runner;
+    master *master;             /* a master's worker table, or NULL when local */
     history *history;
     scenario *scenario;
     /* settings */

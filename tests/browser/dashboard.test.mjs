@@ -485,6 +485,73 @@ async function escapingScenario(ctx, webPort, errors) {
     await page.close();
 }
 
+/* A master with two workers: the Workers tab lists them live and the users split. */
+async function distributedScenario(ctx, webPort, errors) {
+    const page = await ctx.newPage();
+    watchErrors(page, errors);
+    const steps = [
+        ['master: the Workers box and tab show 2 connected workers', async () => {
+            await page.goto(`http://127.0.0.1:${webPort}/`);
+            await untilText(page, '#state', 'ready');
+            assert.ok(await page.locator('#workers-box').isVisible(), '#workers-box visible');
+            await untilText(page, '#worker-count', '2');
+            await page.keyboard.press('Escape');
+            await page.evaluate(() => document.getElementById('swarm-dialog').close &&
+                                document.getElementById('swarm-dialog').close());
+            await showTab(page, 'workers');
+            const rows = await until('two worker rows', async () => {
+                const r = await tableRows(page, '#workers-table');
+                return r.length === 2 && r.every((x) => x.cells.state === 'ready') ? r : null;
+            });
+            for (const r of rows) {
+                assert.match(r.cells.id, /_\d+_[0-9a-f]{8}$/, 'worker id host_pid_random');
+                assert.ok(r.cells.host.length > 0, 'worker host shown');
+                assert.ok(Number(r.cells.heartbeat_age) < 5, `heartbeat age ${r.cells.heartbeat_age}`);
+            }
+            return rows.map((r) => r.cells.id).join(', ');
+        }],
+        ['master: 6 users from the form run as 3 + 3 on the workers', async () => {
+            await page.evaluate(() => document.getElementById('new-test') &&
+                                document.getElementById('new-test').click());
+            await until('the New test dialog', () => page.locator('#swarm-dialog').isVisible());
+            await page.fill('#user_count', '6');
+            await page.fill('#spawn_rate', '6');
+            await page.click('#start-swarm');
+            await untilText(page, '#state', 'running');
+            await untilText(page, '#user-count', '6');
+            await showTab(page, 'workers');
+            const rows = await until('users on both workers', async () => {
+                const r = await tableRows(page, '#workers-table');
+                return r.length === 2 && r.every((x) => x.cells.user_count === '3' &&
+                                                 x.cells.state === 'running') ? r : null;
+            });
+            fs.mkdirSync(SHOTS, {recursive: true});
+            const shot = path.join(SHOTS, 'dashboard-workers.png');
+            await page.screenshot({path: shot, fullPage: true});
+            return `${rows.length} workers running 3 users each; ${path.relative(process.cwd(), shot)}`;
+        }],
+        ['master: the Statistics tab counts the workers\' requests; Stop', async () => {
+            await showTab(page, 'stats');
+            await until('requests from the workers', async () => (await aggregatedRequests(page)) > 10);
+            await page.click('#stop');
+            await untilText(page, '#state', 'stopped');
+            await showTab(page, 'workers');
+            await until('workers back to ready', async () => {
+                const r = await tableRows(page, '#workers-table');
+                return r.length === 2 && r.every((x) => x.cells.state === 'ready' &&
+                                                 x.cells.user_count === '0');
+            });
+        }]
+    ];
+    for (let i = 0; i < steps.length; i++) {
+        if (!await check(...steps[i])) {
+            skip(steps.slice(i + 1).map((st) => st[0]));
+            break;
+        }
+    }
+    await page.close();
+}
+
 async function main() {
     const watchdog = setTimeout(() => {
         console.log(`not ok - the whole test took over ${WATCHDOG_MS} ms; killing everything`);
@@ -498,7 +565,7 @@ async function main() {
     try {
         if (!fs.existsSync(CICADA))
             throw new Error(`CICADA_BIN ${CICADA} does not exist (build it with make)`);
-        const [demoPort, webPort, evilPort] = await freePorts(3);
+        const [demoPort, webPort, evilPort, masterWebPort, masterPort] = await freePorts(5);
         const demo = startCicada('demo-target', ['--demo-target', `127.0.0.1:${demoPort}`]);
         const web = startCicada('dashboard', [
             '-f', DEMO_SCENARIO, '-H', `http://127.0.0.1:${demoPort}`,
@@ -522,6 +589,13 @@ async function main() {
             '-f', evilScenario, '--web-host', '127.0.0.1', '-P', String(evilPort),
             '--exit-code-on-error', '0']);
 
+        const master = startCicada('master', [
+            '-f', DEMO_SCENARIO, '-H', `http://127.0.0.1:${demoPort}`, '--master',
+            '--master-bind-host', '127.0.0.1', '--master-bind-port', String(masterPort),
+            '--web-host', '127.0.0.1', '-P', String(masterWebPort), '--exit-code-on-error', '0']);
+        const workers = [1, 2].map((n) => startCicada(`worker${n}`, [
+            '--worker', '--master-port', String(masterPort)]));
+
         await waitHttp(demo, demoPort, '/api/products');
         await waitHttp(web, webPort, '/stats/requests');
         await waitHttp(evil, evilPort, '/stats/requests');
@@ -542,6 +616,8 @@ async function main() {
 
         await mainScenario(browserCtx, webPort, demoPort, errors);
         await escapingScenario(browserCtx, evilPort, errors);
+        await waitHttp(master, masterWebPort, '/stats/requests');
+        await distributedScenario(browserCtx, masterWebPort, errors);
         await check('no JavaScript errors on the pages', () => {
             assert.deepEqual(errors, []);
         });
@@ -550,6 +626,18 @@ async function main() {
 
         await check('dashboard exits with code 0 on SIGINT', () => stopCicada(web));
         await check('second dashboard exits with code 0 on SIGINT', () => stopCicada(evil));
+        await check('master exits with code 0 on SIGINT', () => stopCicada(master));
+        // The master tells its workers to quit; they must not need a signal of their own.
+        for (const w of workers)
+            await check(`${w.name} exits with code 0 when the master quits`, async () => {
+                let timer;
+                const r = await Promise.race([w.exited, new Promise((res) => {
+                    timer = setTimeout(res, EXIT_MS, 'timeout');
+                })]);
+                clearTimeout(timer);
+                assert.notEqual(r, 'timeout', `${w.name} still running:\n${tail(w.err)}`);
+                assert.deepEqual(w.exit, {code: 0, signal: null}, tail(w.err));
+            });
         await check('demo target exits with code 0 on SIGINT', () => stopCicada(demo));
     } catch (err) {
         report(false, 'test setup', err);

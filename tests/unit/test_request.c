@@ -965,19 +965,19 @@ static void test_opts_missing_file_message(void **state)
     http_opts *o = NULL;
     assert_int_equal(opts("{`client_cert`: `nope.pem`}", NULL, &o), -1);
     char want[PATH_MAX + 64];
-    snprintf(want, sizeof want, "r.json:1:17: cannot read \"%s/nope.pem\"", tmpdir);
+    snprintf(want, sizeof want, "r.json:1:17: %s/nope.pem: cannot read: No such file or directory", tmpdir);
     assert_string_equal(err, want);
     request_opts_free(o);
     assert_int_equal(opts("{`client_cert`: {`cert`: `client.pem`, `key`: `nope.key`}}", NULL, &o), -1);
-    snprintf(want, sizeof want, "r.json:1:47: cannot read \"%s/nope.key\"", tmpdir);
+    snprintf(want, sizeof want, "r.json:1:47: %s/nope.key: cannot read: No such file or directory", tmpdir);
     assert_string_equal(err, want);
     request_opts_free(o);
     assert_int_equal(opts("{`client_cert`: {`cert`: `/nonexistent/c.pem`}}", NULL, &o), -1);
-    assert_string_equal(err, "r.json:1:26: cannot read \"/nonexistent/c.pem\"");
+    assert_string_equal(err, "r.json:1:26: /nonexistent/c.pem: cannot read: No such file or directory");
     request_opts_free(o);
     /* through a request: the options it had made are freed */
     assert_int_equal(compile("{`url`: `/x`, `basic_auth`: `a:b`, `client_cert`: `nope.pem`}"), -1);
-    snprintf(want, sizeof want, "r.json:1:51: cannot read \"%s/nope.pem\"", tmpdir);
+    snprintf(want, sizeof want, "r.json:1:51: %s/nope.pem: cannot read: No such file or directory", tmpdir);
     assert_string_equal(err, want);
     assert_null(prog.steps[0].r.own_opts);
 }

@@ -213,16 +213,35 @@
                                              {emptyText: 'No failures.'});
     var exceptionsTable = new UI.SortableTable($('exceptions-table'), UI.exceptionColumns,
                                                {emptyText: 'No exceptions.'});
+    /* A worker above this CPU % limits the test itself (Locust's threshold). */
+    var CPU_WARNING = 90;
     var workersTable = new UI.SortableTable($('workers-table'), [
         {key: 'id', label: 'Worker', fmt: str('id'), cls: 'name'},
-        {key: 'state', label: 'State', fmt: str('state')},
+        {key: 'host', label: 'Host', fmt: str('host')},
+        {key: 'state', label: 'State', fmt: str('state'),
+         cellClass: function (r) { return r.state === 'missing' ? 'bad' : ''; }},
         {key: 'user_count', label: '# users', num: true,
          fmt: function (r) { return fmtInt(r.user_count); }},
         {key: 'cpu_usage', label: 'CPU usage (%)', num: true,
-         fmt: function (r) { return UI.fmtFixed(r.cpu_usage, 1); }},
+         fmt: function (r) { return UI.fmtFixed(r.cpu_usage, 1); },
+         cellClass: function (r) { return r.cpu_usage > CPU_WARNING ? 'bad' : ''; }},
         {key: 'memory_usage', label: 'Memory usage', num: true,
-         fmt: function (r) { return UI.fmtBytes(r.memory_usage); }}
+         fmt: function (r) { return UI.fmtBytes(r.memory_usage); }},
+        {key: 'heartbeat_age', label: 'Last heartbeat (s ago)', num: true,
+         fmt: function (r) { return UI.fmtFixed(r.heartbeat_age, 1); }}
     ], {emptyText: 'No workers connected.'});
+
+    function renderCpuWarning(workers) {
+        var hot = workers.filter(function (w) {
+            return w.state !== 'missing' && w.cpu_usage > CPU_WARNING;
+        }).map(function (w) { return w.id; });
+        var box = $('cpu-warning');
+        box.hidden = !hot.length;
+        setText('cpu-warning', hot.length ? (hot.length === 1 ? 'Worker ' : 'Workers ') +
+                hot.join(', ') + (hot.length === 1 ? ' is' : ' are') + ' above ' +
+                CPU_WARNING + '% CPU: the load generator, not the target, may be the ' +
+                'bottleneck: add workers rather than users.' : '');
+    }
 
     function setCount(id, n) {
         var e = $(id);
@@ -252,6 +271,7 @@
                 setText('worker-count', String(isNum(d.worker_count) ? d.worker_count :
                                                 workers.length));
                 workersTable.render(workers);
+                renderCpuWarning(workers);
             }
         });
     }, 2000);

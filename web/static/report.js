@@ -195,7 +195,8 @@
             self.columns.forEach(function (c) {
                 var text = c.fmt ? c.fmt(row) : row[c.key];
                 tr.appendChild(el('td', {
-                    'class': [c.num ? 'num' : '', c.cls || ''].join(' ').trim() || null,
+                    'class': [c.num ? 'num' : '', c.cls || '',
+                              c.cellClass ? c.cellClass(row) || '' : ''].join(' ').trim() || null,
                     title: c.cellTitle ? c.cellTitle(row) : null,
                     text: text === null || text === undefined ? '' : text
                 }));
