@@ -168,6 +168,7 @@ bench: deps
 	$(Q)bash bench/floors.sh $(BENCH_SECS)
 	$(Q)bash bench/web_floors.sh $(BENCH_SECS)
 	$(Q)bash bench/language.sh $(BENCH_SECS)
+	$(Q)bash bench/distributed.sh $(BENCH_SECS)
 
 clean:
 	rm -rf build cicada
