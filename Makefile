@@ -160,7 +160,7 @@ asan-test: all unit e2e browser
 # ---- benchmarks -----------------------------------------------------------------------
 # Measurements, not assertions: nginx on core 0 as the loopback target, the generator on
 # core 1, wrk alongside. BENCH_SECS sets the length of each run.
-DEB_BENCH  := nginx wrk bc time
+DEB_BENCH  := nginx wrk bc time python3-zmq
 BENCH_SECS ?= 15
 bench: deps
 	$(call apt_install,$(DEB_BENCH))

@@ -578,8 +578,9 @@ static int load_data(ctx *c, const json_value *data, scenario *sc)
             return -1;
         char err[512];
         data_source *d = data_load(m->key, path, (enum data_mode)mode,
-                                   (enum data_exhausted)out, c->opts->worker_index,
-                                   c->opts->workers ? c->opts->workers : 1, err, sizeof err);
+                                   (enum data_exhausted)out, c->opts->data_slot,
+                                   c->opts->data_slots ? c->opts->data_slots : 1, err,
+                                   sizeof err);
         free(path);
         if (!d)
             return jck_fail(&c->j, fv->line, fv->col, "%s", err);

@@ -25,8 +25,9 @@ typedef struct scenario_opts {
     char **exclude_tags;    /* -E: drop tasks with any of these */
     int nexclude_tags;
     bool equal_weights;     /* --equal-weights */
-    unsigned worker_index;  /* this process's share of the test data: rows i with */
-    unsigned workers;       /* i % workers == worker_index (0 workers means 1) */
+    unsigned worker_index;  /* {{worker_index}}: the index the master gave this worker */
+    unsigned data_slot;     /* this process's share of the test data: rows i with */
+    unsigned data_slots;    /* i % data_slots == data_slot (0 means 1: every row) */
     const char *root;       /* NULL, or the directory a worker keeps the master's files in:
                              * absolute paths in the scenario are taken under it */
 } scenario_opts;

@@ -380,8 +380,8 @@ static int load_test(worker *w, const json_value *d, uint64_t test, char *err, s
         snprintf(err, errlen, "the spawn order's test data share is missing or bad");
         return -1;
     }
-    scenario_opts so = {.root = w->root, .worker_index = (unsigned)slot,
-                        .workers = (unsigned)slots};
+    scenario_opts so = {.root = w->root, .worker_index = w->index,
+                        .data_slot = (unsigned)slot, .data_slots = (unsigned)slots};
     so.classes = string_list(json_get(set, "classes"), &so.nclasses);
     so.tags = string_list(json_get(set, "tags"), &so.ntags);
     so.exclude_tags = string_list(json_get(set, "exclude_tags"), &so.nexclude_tags);
