@@ -139,6 +139,48 @@ static size_t write_cb(char *ptr, size_t size, size_t nmemb, void *userp)
 
 /* ---- completions -------------------------------------------------------------------- */
 
+static int64_t get_time(CURL *easy, CURLINFO info)
+{
+    curl_off_t v = 0;
+    curl_easy_getinfo(easy, info, &v);
+    return v > 0 ? (int64_t)v : 0;
+}
+
+static void get_times(CURL *easy, http_times *t)
+{
+    t->namelookup = get_time(easy, CURLINFO_NAMELOOKUP_TIME_T);
+    t->connect = get_time(easy, CURLINFO_CONNECT_TIME_T);
+    t->appconnect = get_time(easy, CURLINFO_APPCONNECT_TIME_T);
+    t->pretransfer = get_time(easy, CURLINFO_PRETRANSFER_TIME_T);
+    t->starttransfer = get_time(easy, CURLINFO_STARTTRANSFER_TIME_T);
+    t->total = get_time(easy, CURLINFO_TOTAL_TIME_T);
+}
+
+void http_phases(const http_times *t, uint64_t out[HTTP_NPHASES])
+{
+    int64_t total = t->total > 0 ? t->total : 0;
+    /* Every phase starts where the previous one ended, so the phases add up to the total
+     * whatever curl reports: redirects add up hops, and points not reached are 0. */
+    const int64_t end[HTTP_NPHASES] = {t->namelookup, t->connect, t->appconnect,
+                                       t->starttransfer, total};
+    int open = HTTP_TRANSFER;
+    if (t->starttransfer <= 0)
+        open = t->pretransfer > 0 ? HTTP_TTFB
+             : t->connect > 0     ? HTTP_TLS
+             : t->namelookup > 0  ? HTTP_CONNECT
+                                  : HTTP_DNS;
+    int64_t prev = 0;
+    for (int i = 0; i < HTTP_NPHASES; i++) {
+        int64_t e = i < open ? end[i] : total;
+        if (e < prev)
+            e = prev;
+        if (e > total)
+            e = total;
+        out[i] = (uint64_t)(e - prev);
+        prev = e;
+    }
+}
+
 static void report(http *h, CURL *easy, CURLcode code)
 {
     http_client *c = NULL;
@@ -147,19 +189,18 @@ static void report(http *h, CURL *easy, CURLcode code)
     h->in_flight--;
     c->busy = false;
     http_result r = {.code = code, .req = c->last, .bytes = c->bytes};
-    curl_off_t total = 0;
-    curl_easy_getinfo(easy, CURLINFO_TOTAL_TIME_T, &total);
-    r.rt_us = total;
+    http_times t;
+    get_times(easy, &t);
+    r.rt_us = t.total;
+    http_phases(&t, r.phase_us);
     curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &r.status);
     if (code != CURLE_OK) {
         curl_easy_getinfo(easy, CURLINFO_OS_ERRNO, &r.os_errno);
-        curl_off_t connect = 0;
         long sent = 0;
-        curl_easy_getinfo(easy, CURLINFO_CONNECT_TIME_T, &connect);
         /* A reused connection reports no connect time: that the request went out shows
          * it was connected all the same. */
         curl_easy_getinfo(easy, CURLINFO_REQUEST_SIZE, &sent);
-        r.connected = connect > 0 || sent > 0;
+        r.connected = t.connect > 0 || sent > 0;
         /* A transfer that failed after the status line still counts as no response. */
         r.status = 0;
     }

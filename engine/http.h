@@ -64,11 +64,38 @@ typedef struct http_req {
     const http_opts *opts;          /* NULL: the defaults */
 } http_req;
 
+/* Where a request's time went, as consecutive phases (docs/api.md, "timings"). The order
+ * is the same everywhere (stats, the wire protocol, the API). */
+enum http_phase {
+    HTTP_DNS,       /* name resolution (a cached name takes a few microseconds) */
+    HTTP_CONNECT,   /* TCP connect; 0 on a reused connection */
+    HTTP_TLS,       /* TLS handshake; 0 without TLS or on a reused connection */
+    HTTP_TTFB,      /* connection ready to the first response byte: sending the request
+                     * and the server's wait */
+    HTTP_TRANSFER,  /* first response byte to the last */
+    HTTP_NPHASES
+};
+
+/* libcurl's timestamps for one transfer (CURLINFO_*_TIME_T): microseconds from its start,
+ * 0 for a point not reached. With redirects curl adds up every hop's times. */
+typedef struct http_times {
+    int64_t namelookup, connect, appconnect, pretransfer, starttransfer, total;
+} http_times;
+
+/* Splits t into phases (microseconds) that add up to t->total exactly, so the phases'
+ * averages add up to the average response time. A phase whose end was not reached (a
+ * reused connection, no TLS) is 0; a request that failed before its first response byte
+ * puts the time it has left into the phase it was in: dns before the name resolved,
+ * connect before TCP connected, tls before the request could go out (a proxy's CONNECT
+ * counts there too), ttfb while waiting for an answer. */
+void http_phases(const http_times *t, uint64_t out[HTTP_NPHASES]);
+
 /* What came back. */
 typedef struct http_result {
     CURLcode code;          /* CURLE_OK when a response arrived */
     long status;            /* HTTP status; 0 without a response */
     int64_t rt_us;          /* request start to last body byte */
+    uint64_t phase_us[HTTP_NPHASES]; /* rt_us by enum http_phase; adds up to rt_us */
     uint64_t bytes;         /* body bytes received (after decoding) */
     long os_errno;          /* errno behind a connection error */
     bool connected;         /* a connection was established (for timeout texts) */

@@ -645,7 +645,10 @@ static bool judge(user *u, ustate *st, const req_step *q, const http_result *res
         return http_failure_text(res, q->name_explicit ? q->name : q->req.url, text, len);
     for (int i = 0; i < q->nchecks; i++) {
         const check *c = &q->checks[i];
-        if (run_check(u, st, c, res))
+        bool pass = run_check(u, st, c, res);
+        /* Checks after the first failure do not run, so they count neither way. */
+        stats_log_checks(u->env->stats, 1, !pass);
+        if (pass)
             continue;
         if (c->kind == CHECK_STATUS)
             snprintf(text, len, "CheckFailed('status %ld, expected %s')", res->status, c->label);
@@ -753,6 +756,9 @@ static bool run_captures(user *u, ustate *st, const step *s, const http_result *
 
 /* ---- running ------------------------------------------------------------------------ */
 
+_Static_assert((int)STATS_NPHASES == (int)HTTP_NPHASES,
+               "stats keeps the timing phases of http_result in the same order");
+
 /* Runs one request step; returns false when the task must end. */
 static bool run_request(user *u, const program *p, step *s)
 {
@@ -793,6 +799,7 @@ static bool run_request(user *u, const program *p, step *s)
     char text[512];
     bool failed = judge(u, st, q, &res, text, sizeof text);
     user_report(u, q->entry, res.rt_us, res.bytes, failed ? text : NULL);
+    stats_log_timing(u->env->stats, q->entry, res.phase_us);
     if (!failed && q->ncaptures && !run_captures(u, st, s, &res))
         return false;
     if (!failed)

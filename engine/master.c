@@ -60,6 +60,10 @@ struct master {
     ev_timer check;
     ev_timer stop_deadline;
     sbuf out;
+    bool open;              /* an open-model test: workers get shares of a rate */
+    double open_began;
+    arrival arr;
+    unsigned open_cap;
 };
 
 #define M_OF(ptr, field) ((master *)((char *)(ptr) - offsetof(master, field)))
@@ -284,9 +288,93 @@ static void send_spawn(master *m, mworker *w, const dispatch *d, const unsigned 
     w->test_sent = m->test;
 }
 
+/* Open model: each worker in the plan gets an equal share of the rate and of the cap. */
+static void send_arrivals(master *m, const dispatch *d)
+{
+    size_t n = 0;
+    for (size_t k = 0; k < dispatch_worker_count(d); k++) {
+        mworker *w = find(m, dispatch_worker_id(d, k));
+        n += w && live(w);
+    }
+    for (size_t k = 0; k < dispatch_worker_count(d) && n; k++) {
+        mworker *w = find(m, dispatch_worker_id(d, k));
+        if (!w || !live(w))
+            continue;
+        unsigned cap = (unsigned)((m->open_cap + n - 1 - k) / n); /* the first get the rest */
+        json_writer j;
+        wire_begin(&j, &m->out, WIRE_SPAWN);
+        json_key(&j, "test");
+        json_put_uint(&j, m->test);
+        json_key(&j, "stop_timeout");
+        json_put_double(&j, m->stop_timeout);
+        json_key(&j, "counts");
+        json_begin_object(&j);
+        json_end_object(&j);
+        json_key(&j, "arrival");
+        json_begin_object(&j);
+        if (m->arr.stages.n) {
+            json_key(&j, "start_rate");
+            json_put_double(&j, m->arr.start_rate);
+            json_key(&j, "stages");
+            json_begin_array(&j);
+            for (int i = 0; i < m->arr.stages.n; i++) {
+                json_begin_object(&j);
+                json_key(&j, "duration");
+                json_put_double(&j, m->arr.stages.stages[i].duration);
+                json_key(&j, "rate");
+                json_put_double(&j, m->arr.stages.stages[i].rate);
+                json_end_object(&j);
+            }
+            json_end_array(&j);
+        } else {
+            json_key(&j, "rate");
+            json_put_double(&j, m->arr.start_rate);
+        }
+        json_end_object(&j);
+        json_key(&j, "share");
+        json_put_double(&j, 1.0 / (double)n);
+        /* A worker that joins late picks up the ramp where the test is. */
+        json_key(&j, "elapsed");
+        json_put_double(&j, ev_now(m->loop) - m->open_began);
+        json_key(&j, "max_users");
+        json_put_uint(&j, cap ? cap : 1);
+        if (w->test_sent != m->test) {
+            json_key(&j, "data_slot");
+            json_put_uint(&j, w->slot >= 0 ? (uint64_t)w->slot : 0);
+            json_key(&j, "data_slots");
+            json_put_uint(&j, w->slot >= 0 ? m->slots : 1);
+            json_key(&j, "settings");
+            json_put_raw(&j, m->settings.s, m->settings.len);
+            json_key(&j, "main");
+            json_put_string(&j, m->main_paths);
+            json_key(&j, "files");
+            json_put_raw(&j, m->files.s, m->files.len);
+        }
+        wire_end(&j);
+        send_to(m, w);
+        w->test_sent = m->test;
+    }
+}
+
+static void remote_open(void *data, const arrival *a, unsigned max_users)
+{
+    master *m = data;
+    arrival_free(&m->arr);
+    m->arr = *a;
+    shape_copy(&m->arr.stages, &a->stages);
+    m->open_cap = max_users;
+    m->open = true;
+    m->open_began = ev_now(m->loop);
+    send_arrivals(m, runner_dispatch(m->r));
+}
+
 static void plan(void *data, const dispatch *d)
 {
     master *m = data;
+    if (m->open) {
+        send_arrivals(m, d);
+        return;
+    }
     size_t nc = dispatch_class_count(d);
     for (size_t k = 0; k < dispatch_worker_count(d); k++) {
         mworker *w = find(m, dispatch_worker_id(d, k));
@@ -305,6 +393,7 @@ static void plan(void *data, const dispatch *d)
 static void all_stopped(master *m)
 {
     ev_timer_stop(m->loop, &m->stop_deadline);
+    m->open = false;
     for (size_t i = 0; i < m->nw; i++) {
         free(m->w[i]->sent);
         m->w[i]->sent = NULL;
@@ -360,7 +449,8 @@ static unsigned remote_users(void *data)
 
 runner_remote master_remote(master *m)
 {
-    return (runner_remote){.data = m, .plan = plan, .stop = remote_stop, .users = remote_users};
+    return (runner_remote){.data = m, .plan = plan, .stop = remote_stop, .users = remote_users,
+                           .open = remote_open};
 }
 
 void master_set_runner(master *m, runner *r)
@@ -561,6 +651,13 @@ static void on_heartbeat(master *m, mworker *w, const wire_msg *msg)
                  state);
         w->state = state_of(state);
         w->user_count = (unsigned)users;
+        int st = state_of(state);
+        if (!test_running(m) && (st == RUNNER_SPAWNING || st == RUNNER_RUNNING)) {
+            /* It missed the stop while it was away: its users must not run on. */
+            send_simple(m, w, WIRE_STOP);
+            if (m->r && runner_state(m->r) == RUNNER_CLEANUP)
+                w->stop_pending = true;
+        }
         join_plan(m, w);
         changed(m);
     } else {
@@ -635,6 +732,8 @@ static void on_message(master *m, const char *id, const wire_msg *msg)
     case WIRE_QUIT:
         log_info(LOGGER, "Worker %s quit. %u workers connected.", w->id,
                  master_worker_count(m) - live(w));
+        /* Not counted among the workers left while its users are dealt out. */
+        w->state = RUNNER_MISSING;
         leave_plan(m, w, "quit");
         w->stop_pending = false;
         forget(m, w);
@@ -782,6 +881,7 @@ void master_free(master *m)
     free(m->slot_taken);
     free(m->endpoint);
     sbuf_free(&m->settings);
+    arrival_free(&m->arr);
     free(m->main_paths);
     sbuf_free(&m->files);
     sbuf_free(&m->out);

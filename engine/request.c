@@ -976,10 +976,21 @@ int request_compile(jck *c, const json_value *v, const request_defaults *d, isco
     for (char *p = r->method; *p; p++)
         *p = (char)toupper((unsigned char)*p);
 
-    /* The URL: a template when it has placeholders (the string form is static). */
-    if (v->type == JSON_OBJECT && strstr(url, "{{")) {
-        if (request_tpl(c, url_v, scope, &r->url_tpl))
-            goto out;
+    /* The URL: a template when it has placeholders (in the "METHOD URL" form too: braces
+     * sent as written would surprise anyone who wrote them). */
+    if (strstr(url, "{{")) {
+        if (v->type == JSON_OBJECT) {
+            if (request_tpl(c, url_v, scope, &r->url_tpl))
+                goto out;
+        } else {
+            tpl_scope ts = {scope, scope_variable, scope_column};
+            char terr[256];
+            size_t off = 0, at = (size_t)(url - v->str.s);
+            if (!(r->url_tpl = tpl_compile(url, strlen(url), &ts, terr, sizeof terr, &off))) {
+                jck_fail(c, v->line, jck_string_col(v, at + off), "%s", terr);
+                goto out;
+            }
+        }
         if (tpl_is_static(r->url_tpl)) {
             size_t n;
             const char *s = tpl_static_text(r->url_tpl, &n);

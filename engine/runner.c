@@ -40,7 +40,33 @@ struct runner {
     bool remote;            /* a master's: the users run on workers */
     runner_remote rem;
     double rate;            /* spawn rate of the latest ramp */
+    shape shape;            /* the load shape driving the test (n == 0: none) */
+    int stage;              /* its current stage */
+    double shape_began;
+    ev_timer shape_timer;
+    /* open model */
+    bool open;
+    arrival arr;            /* owned copy */
+    double share;           /* this process's part of the rate */
+    unsigned cap;           /* users at most */
+    double arr_began, arr_last_t, arr_last_due;
+    uint64_t released;      /* arrivals dealt with (started, queued or dropped) */
+    struct parked {
+        user **u;           /* parked users of a class, most recent last */
+        size_t n, cap;
+        int64_t swrr;       /* smooth weighted round-robin credit of the class */
+    } *idle;                /* per class */
+    double *backlog;        /* intended starts waiting for a free user (a ring) */
+    size_t bl_head, bl_len;
+    ev_timer arr_timer;
 };
+
+/* Iterations that may wait for a free user; beyond this they are dropped. */
+#define RUNNER_BACKLOG 65536
+
+static void end_shape(runner *r);
+static dispatch *make_dispatch(runner *r, char *err, size_t errlen);
+static void shape_cb(struct ev_loop *loop, ev_timer *w, int revents);
 
 const char *runner_state_name(int state)
 {
@@ -111,7 +137,8 @@ static void on_dead(user_env *env, user *u)
     }
 }
 
-static void spawn_one(runner *r, uclass *c)
+/* Starts a user of class c; intended is its first iteration's start (open model). */
+static void spawn_at(runner *r, uclass *c, double intended)
 {
     user *u = r->free_users;
     if (u)
@@ -125,7 +152,13 @@ static void spawn_one(runner *r, uclass *c)
     u->kill_sent = false;
     list_push(&r->active[c->order], u);
     c->count++;
+    u->intended = intended;
     user_start(u);
+}
+
+static void spawn_one(runner *r, uclass *c)
+{
+    spawn_at(r, c, 0);
 }
 
 static void reap_arm(runner *r)
@@ -135,8 +168,20 @@ static void reap_arm(runner *r)
 }
 
 /* Moves u from its class list to the stopping list and asks it to stop. */
+static void unpark(runner *r, user *u)
+{
+    if (u->idle_pos < 0)
+        return;
+    struct parked *p = &r->idle[u->cls->order];
+    user *last = p->u[--p->n];
+    p->u[u->idle_pos] = last;
+    last->idle_pos = u->idle_pos;
+    u->idle_pos = -1;
+}
+
 static void stop_one(runner *r, user *u, double now)
 {
+    unpark(r, u);
     list_remove(&r->active[u->cls->order], u);
     u->cls->count--;
     list_push(&r->stopping, u);
@@ -274,6 +319,239 @@ static void begin_test(runner *r)
     }
 }
 
+/* ---- open model ------------------------------------------------------------------- */
+
+static runner *runner_of_env(user_env *env)
+{
+    return (runner *)((char *)env - offsetof(runner, env));
+}
+
+static bool open_next(user_env *env, user *u, double *intended)
+{
+    runner *r = runner_of_env(env);
+    if (r->bl_len) {
+        *intended = r->backlog[r->bl_head];
+        r->bl_head = (r->bl_head + 1) % RUNNER_BACKLOG;
+        r->bl_len--;
+        stats_log_iterations(r->stats, 1, 1, 0);
+        return true;
+    }
+    struct parked *p = &r->idle[u->cls->order];
+    if (p->n == p->cap) {
+        p->cap = p->cap ? p->cap * 2 : 16;
+        p->u = xrealloc(p->u, p->cap * sizeof *p->u);
+    }
+    u->idle_pos = (int32_t)p->n;
+    p->u[p->n++] = u;
+    return false;
+}
+
+static unsigned live_users(const runner *r)
+{
+    unsigned n = 0;
+    for (int i = 0; i < r->nclasses; i++)
+        n += r->active[i].n;
+    return n;
+}
+
+/* The class of the next iteration: a smooth weighted round-robin over the class
+ * weights (nginx's), so iterations follow the weights however few users are busy. A
+ * fixed_count class counts as its fixed count. */
+static int next_class(runner *r)
+{
+    int64_t total = 0;
+    int best = -1;
+    for (int i = 0; i < r->nclasses; i++) {
+        const uclass *c = r->classes[i];
+        int64_t w = c->fixed_count > 0 ? c->fixed_count : c->weight;
+        if (w <= 0)
+            continue;
+        total += w;
+        r->idle[i].swrr += w;
+        if (best < 0 || r->idle[i].swrr > r->idle[best].swrr)
+            best = i;
+    }
+    if (best >= 0)
+        r->idle[best].swrr -= total;
+    return best;
+}
+
+static void arrive(runner *r, double intended)
+{
+    int c = next_class(r);
+    struct parked *p = c >= 0 ? &r->idle[c] : NULL;
+    if (p && p->n) {
+        user *u = p->u[--p->n];
+        u->idle_pos = -1;
+        stats_log_iterations(r->stats, 1, 0, 0);
+        user_iterate(u, intended);
+        return;
+    }
+    if (p && live_users(r) < r->cap) {
+        stats_log_iterations(r->stats, 1, 0, 0);
+        spawn_at(r, r->classes[c], intended);
+        return;
+    }
+    if (r->bl_len < RUNNER_BACKLOG) {
+        if (!r->backlog)
+            r->backlog = xmalloc(RUNNER_BACKLOG * sizeof *r->backlog);
+        r->backlog[(r->bl_head + r->bl_len++) % RUNNER_BACKLOG] = intended;
+        return;
+    }
+    stats_log_iterations(r->stats, 0, 0, 1);
+}
+
+static void arrival_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)revents;
+    runner *r = (runner *)((char *)w - offsetof(runner, arr_timer));
+    if (r->remote) {
+        /* A master only keeps the time: its workers start the iterations. */
+        log_info(LOGGER, "The arrival rate's last stage has ended");
+        if (r->hooks.shape_done)
+            r->hooks.shape_done(r->hooks.data);
+        else
+            runner_stop(r);
+        return;
+    }
+    double now = ev_now(loop), el = now - r->arr_began;
+    double length = arrival_length(&r->arr);
+    bool over = length > 0 && el >= length;
+    if (over)
+        el = length;
+    double due = arrival_due(&r->arr, el) * r->share;
+    /* Arrival j is due when the integral of the rate crosses j; those that fell between
+     * two wakes get their own intended times, interpolated. */
+    while ((double)(r->released + 1) <= due + 1e-9 && r->state != RUNNER_CLEANUP) {
+        double j = (double)(r->released + 1), t = now;
+        if (due > r->arr_last_due)
+            t = r->arr_last_t + (j - r->arr_last_due) / (due - r->arr_last_due) *
+                                    (r->arr_began + el - r->arr_last_t);
+        if (t < r->arr_last_t)
+            t = r->arr_last_t;
+        r->released++;
+        arrive(r, t);
+    }
+    r->arr_last_t = r->arr_began + el;
+    r->arr_last_due = due;
+    if (r->state != RUNNER_SPAWNING && r->state != RUNNER_RUNNING)
+        return;
+    if (over) {
+        log_info(LOGGER, "The arrival rate's last stage has ended");
+        ev_timer_stop(loop, w);
+        if (r->hooks.shape_done)
+            r->hooks.shape_done(r->hooks.data);
+        else
+            runner_stop(r);
+        return;
+    }
+    double rate = arrival_rate_at(&r->arr, el) * r->share;
+    double wait = rate > 0 ? ((double)(r->released + 1) - due) / rate : 0.25;
+    if (wait < 0.0005)
+        wait = 0.0005;
+    if (wait > 0.25)
+        wait = 0.25; /* ramps and stage ends are looked at often enough */
+    if (length > 0 && el + wait > length)
+        wait = length - el;
+    ev_timer_set(w, wait, 0.);
+    ev_timer_start(loop, w);
+}
+
+static void end_open(runner *r)
+{
+    ev_timer_stop(r->loop, &r->arr_timer);
+    if (r->bl_len)
+        stats_log_iterations(r->stats, 0, 0, r->bl_len);
+    r->bl_len = r->bl_head = 0;
+    for (int c = 0; r->idle && c < r->nclasses; c++) {
+        for (size_t i = 0; i < r->idle[c].n; i++)
+            r->idle[c].u[i]->idle_pos = -1;
+        r->idle[c].n = 0;
+    }
+    r->open = false;
+    r->env.next_iteration = NULL;
+}
+
+int runner_start_arrival(runner *r, const arrival *a, unsigned max_users, double share,
+                         double elapsed, char *err, size_t errlen)
+{
+    if (r->state == RUNNER_CLEANUP || r->state == RUNNER_STOPPING) {
+        snprintf(err, errlen, "the previous test is still stopping; try again shortly");
+        return -1;
+    }
+    if (max_users == 0 && !r->remote) {
+        snprintf(err, errlen, "an arrival rate needs a cap on users: -u or \"max_users\"");
+        return -1;
+    }
+    bool fresh = r->state == RUNNER_READY || r->state == RUNNER_STOPPED;
+    end_shape(r);
+    if (!fresh) {
+        /* A closed test becoming open: its users are stopped first, the new model
+         * starts fresh. */
+        snprintf(err, errlen, "stop the running test before starting an arrival rate");
+        return -1;
+    }
+    arrival_free(&r->arr);
+    r->arr = *a;
+    shape_copy(&r->arr.stages, &a->stages);
+    r->share = share > 0 ? share : 1;
+    r->cap = max_users;
+    r->target = max_users;
+    r->rate = 1e9;
+    begin_test(r);
+    r->state = RUNNER_RUNNING;
+    if (r->remote) {
+        r->rem.open(r->rem.data, &r->arr, max_users);
+        if (arrival_length(&r->arr) > 0) {
+            ev_timer_set(&r->arr_timer, arrival_length(&r->arr), 0.);
+            ev_timer_start(r->loop, &r->arr_timer);
+        }
+        log_info(LOGGER, "Open model: %g iterations/s%s, users up to %u, shared by the workers",
+                 a->start_rate, a->stages.n ? " ramping by stages" : "", max_users);
+        return 0;
+    }
+    r->open = true;
+    r->env.next_iteration = open_next;
+    if (!(elapsed > 0))
+        elapsed = 0;
+    r->arr_began = ev_now(r->loop) - elapsed;
+    r->arr_last_t = ev_now(r->loop);
+    /* What fell due before this process joined is not its to start. */
+    r->arr_last_due = arrival_due(&r->arr, elapsed) * r->share;
+    r->released = (uint64_t)r->arr_last_due;
+    r->bl_len = r->bl_head = 0;
+    if (!r->idle)
+        r->idle = xcalloc((size_t)r->nclasses, sizeof *r->idle);
+    for (int c = 0; c < r->nclasses; c++)
+        r->idle[c].swrr = 0;
+    log_info(LOGGER, "Open model: %g iterations/s%s, users up to %u", a->start_rate * r->share,
+             a->stages.n ? " ramping by stages" : "", max_users);
+    ev_timer_set(&r->arr_timer, 0., 0.);
+    ev_timer_start(r->loop, &r->arr_timer);
+    if (r->hooks.spawning_complete)
+        r->hooks.spawning_complete(r->hooks.data, 0);
+    return 0;
+}
+
+void runner_set_arrival_share(runner *r, double share, unsigned max_users)
+{
+    if (!r->open || !(share > 0))
+        return;
+    /* Keep what was released: only arrivals from now on follow the new share. */
+    double el = ev_now(r->loop) - r->arr_began;
+    double due_new = arrival_due(&r->arr, el) * share;
+    r->released = (uint64_t)due_new;
+    r->arr_last_due = due_new;
+    r->arr_last_t = ev_now(r->loop);
+    r->share = share;
+    r->cap = max_users;
+}
+
+bool runner_open(const runner *r)
+{
+    return r->open;
+}
+
 /* ---- public ------------------------------------------------------------------------- */
 
 /* A new dispatcher over the classes and the workers of the current one (a master's), or
@@ -357,6 +635,9 @@ runner *runner_new(struct ev_loop *loop, http *h, stats *s, uclass **classes, in
     ev_init(&r->reap_timer, reap_cb);
     r->reap_timer.repeat = 0.1;
     ev_init(&r->run_timer, run_time_cb);
+    ev_init(&r->shape_timer, shape_cb);
+    ev_init(&r->arr_timer, arrival_cb);
+    r->stage = -1;
     r->state = RUNNER_READY;
     return r;
 }
@@ -378,6 +659,13 @@ void runner_free(runner *r)
     ev_timer_stop(r->loop, &r->spawn_timer);
     ev_timer_stop(r->loop, &r->reap_timer);
     ev_timer_stop(r->loop, &r->run_timer);
+    end_shape(r);
+    end_open(r);
+    arrival_free(&r->arr);
+    for (int c = 0; r->idle && c < r->nclasses; c++)
+        free(r->idle[c].u);
+    free(r->idle);
+    free(r->backlog);
     /* Users still alive here are abandoned mid-flight: release without on_stop. */
     for (int i = 0; i < r->nclasses; i++)
         free_list(r->active[i].head);
@@ -394,8 +682,117 @@ int runner_start(runner *r, unsigned users, double spawn_rate, char *err, size_t
     return runner_start_classes(r, users, spawn_rate, NULL, 0, err, errlen);
 }
 
+static int start_ramp(runner *r, unsigned users, double spawn_rate, char **subset,
+                      size_t nsubset, char *err, size_t errlen);
+
+static void end_shape(runner *r)
+{
+    ev_timer_stop(r->loop, &r->shape_timer);
+    shape_free(&r->shape);
+    r->stage = -1;
+}
+
 int runner_start_classes(runner *r, unsigned users, double spawn_rate, char **subset,
                          size_t nsubset, char *err, size_t errlen)
+{
+    if (r->shape.n && (r->state == RUNNER_SPAWNING || r->state == RUNNER_RUNNING))
+        log_info(LOGGER, "The test was changed by hand: the load shape no longer drives it");
+    int rc = start_ramp(r, users, spawn_rate, subset, nsubset, err, errlen);
+    if (rc == 0)
+        end_shape(r);
+    return rc;
+}
+
+/* A stage's classes, or every class (a stage without a list undoes an earlier one's). */
+static int start_stage(runner *r, const shape_stage *st, char *err, size_t errlen)
+{
+    char **names = st->classes;
+    size_t n = (size_t)st->nclasses;
+    char **all = NULL;
+    if (!names) {
+        all = xcalloc((size_t)r->nclasses + 1, sizeof *all);
+        for (int i = 0; i < r->nclasses; i++)
+            all[i] = r->classes[i]->name;
+        names = all;
+        n = (size_t)r->nclasses;
+    }
+    int rc = start_ramp(r, st->users, st->spawn_rate, names, n, err, errlen);
+    free(all);
+    return rc;
+}
+
+/* Wakes at the end of the current stage, not by polling, so stages start on time. */
+static void shape_arm(runner *r)
+{
+    double end = r->shape_began;
+    for (int i = 0; i <= r->stage; i++)
+        end += r->shape.stages[i].duration;
+    double wait = end - ev_now(r->loop);
+    ev_timer_stop(r->loop, &r->shape_timer);
+    ev_timer_set(&r->shape_timer, wait > 0 ? wait : 0, 0.);
+    ev_timer_start(r->loop, &r->shape_timer);
+}
+
+static void shape_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)revents;
+    runner *r = (runner *)((char *)w - offsetof(runner, shape_timer));
+    /* ev_now can trail the timer by rounding: a stage ends when its end has come. */
+    int stage = shape_stage_at(&r->shape, ev_now(loop) - r->shape_began + 1e-6);
+    if (stage == r->stage) {
+        shape_arm(r);
+        return;
+    }
+    if (stage < 0) {
+        log_info(LOGGER, "The load shape has ended (%d stages, %g s)", r->shape.n,
+                 r->shape.total);
+        end_shape(r);
+        if (r->hooks.shape_done)
+            r->hooks.shape_done(r->hooks.data);
+        else
+            runner_stop(r);
+        return;
+    }
+    const shape_stage *st = &r->shape.stages[stage];
+    log_info(LOGGER, "Load shape stage %d of %d: %u users at %g/s for %g s", stage + 1,
+             r->shape.n, st->users, st->spawn_rate, st->duration);
+    char err[256];
+    r->stage = stage;
+    if (start_stage(r, st, err, sizeof err))
+        log_error(LOGGER, "load shape stage %d: %s", stage + 1, err);
+    shape_arm(r);
+}
+
+int runner_start_shape(runner *r, const shape *s, char *err, size_t errlen)
+{
+    if (!s->n) {
+        snprintf(err, errlen, "the load shape has no stage");
+        return -1;
+    }
+    shape copy;
+    shape_copy(&copy, s);
+    int rc = start_stage(r, &copy.stages[0], err, errlen);
+    if (rc) {
+        shape_free(&copy);
+        return -1;
+    }
+    end_shape(r);
+    r->shape = copy;
+    r->stage = 0;
+    r->shape_began = ev_now(r->loop);
+    log_info(LOGGER, "Load shape stage 1 of %d: %u users at %g/s for %g s", copy.n,
+             copy.stages[0].users, copy.stages[0].spawn_rate, copy.stages[0].duration);
+    shape_arm(r);
+    return 0;
+}
+
+int runner_shape_stage(const runner *r)
+{
+    return r->shape.n ? r->stage : -1;
+}
+
+static int start_ramp(runner *r, unsigned users, double spawn_rate, char **subset,
+                      size_t nsubset, char *err, size_t errlen)
 {
     if (!(spawn_rate > 0) || !isfinite(spawn_rate)) {
         snprintf(err, errlen, "spawn rate must be a number > 0");
@@ -435,6 +832,8 @@ void runner_stop(runner *r)
         return;
     ev_timer_stop(r->loop, &r->spawn_timer);
     ev_timer_stop(r->loop, &r->run_timer);
+    end_shape(r);
+    end_open(r);
     r->state = RUNNER_CLEANUP;
     if (r->remote) {
         r->rem.stop(r->rem.data);

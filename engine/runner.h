@@ -21,6 +21,7 @@
 
 #include "dispatch.h"
 #include "http.h"
+#include "shape.h"
 #include "stats.h"
 #include "user.h"
 
@@ -47,6 +48,7 @@ typedef struct runner_hooks {
     void (*spawning_complete)(void *data, unsigned user_count);
     void (*test_stop)(void *data);                  /* every user has finished */
     void (*run_time_reached)(void *data);           /* -t elapsed: stop or quit */
+    void (*shape_done)(void *data);                 /* the load shape's last stage ended */
 } runner_hooks;
 
 /* A master's runner has no users of its own: every dispatch iteration is a plan for the
@@ -61,6 +63,8 @@ typedef struct runner_remote {
     void (*stop)(void *data);
     /* Users alive on all workers, as they last reported. */
     unsigned (*users)(void *data);
+    /* An open-model test starts: give each worker its share of the rate and the cap. */
+    void (*open)(void *data, const arrival *a, unsigned max_users);
 } runner_remote;
 
 typedef struct runner_config {
@@ -94,6 +98,29 @@ int runner_start(runner *r, unsigned users, double spawn_rate, char *err, size_t
  * get new users. subset NULL keeps the previous choice (all classes at first). */
 int runner_start_classes(runner *r, unsigned users, double spawn_rate, char **subset,
                          size_t nsubset, char *err, size_t errlen);
+
+/* Starts a test driven by a load shape (copied): each stage ramps to its users at its
+ * spawn rate, for its classes; after the last stage the shape_done hook fires (or the
+ * test stops). A runner_start during the test ends the shape and takes over. Returns -1
+ * with err as runner_start does. */
+int runner_start_shape(runner *r, const shape *s, char *err, size_t errlen);
+/* Starts an open-model test (copied), `elapsed` seconds into it (a worker joining a
+ * running test picks up the ramp where it is): iterations start at the rate a gives (times share,
+ * this process's part of a distributed rate), each taken by a parked user, or by a new
+ * one while fewer than max_users run (classes by weight, as the dispatcher deals them);
+ * when all are busy an iteration waits in a backlog and starts late, and past the
+ * backlog's bound it is dropped. Stats get the counts and the response times measured
+ * from each iteration's intended start. A rate with stages ends the test after the last
+ * (shape_done). Returns -1 with err for a cap of 0 or a runner still stopping. */
+int runner_start_arrival(runner *r, const arrival *a, unsigned max_users, double share,
+                         double elapsed, char *err, size_t errlen);
+/* A worker's new part of the rate (workers joined or left). */
+void runner_set_arrival_share(runner *r, double share, unsigned max_users);
+/* True while an open-model test runs. */
+bool runner_open(const runner *r);
+
+/* The stage a shape-driven test is in (0-based), or -1 without a shape. */
+int runner_shape_stage(const runner *r);
 
 /* Stops the test (a no-op unless spawning or running). The state goes to cleanup, then
  * to stopped when the last user has finished (hook test_stop). */

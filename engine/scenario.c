@@ -18,6 +18,8 @@
 #include "log.h"
 #include "request.h"
 #include "sbuf.h"
+#include "shape.h"
+#include "threshold.h"
 #include "xalloc.h"
 
 /* What the scenario keeps per class (uclass.data). */
@@ -520,6 +522,9 @@ void scenario_free(scenario *sc)
     free(sc->run);
     free(sc->files);
     sbuf_free(&sc->deps);
+    shape_free(&sc->shape);
+    threshold_set_free(&sc->thresholds);
+    arrival_free(&sc->arrival);
     free(sc);
 }
 
@@ -594,6 +599,35 @@ static int load_data(ctx *c, const json_value *data, scenario *sc)
 
 /* ---- loading ------------------------------------------------------------------------ */
 
+static bool class_known(const char *name, void *data)
+{
+    const scenario *sc = data;
+    for (int i = 0; i < sc->nall; i++)
+        if (strcmp(sc->all[i].name, name) == 0)
+            return true;
+    return false;
+}
+
+/* "stages" (a load shape) and "arrival_rate" (an open model): one test has one workload,
+ * so they exclude each other and only one file of a -f list may give them. */
+static int load_workload(ctx *c, const json_value *doc, scenario *sc)
+{
+    const json_value *st = json_get(doc, "stages"), *ar = json_get(doc, "arrival_rate");
+    if (st && ar)
+        return jck_fail(&c->j, ar->line, ar->col, "\"arrival_rate\" and \"stages\" "
+                                                  "exclude each other");
+    if ((st || ar) && (sc->shape.n || sc->arrival.on)) {
+        const json_value *v = st ? st : ar;
+        return jck_fail(&c->j, v->line, v->col, "another scenario file already gives the "
+                                                "workload (\"stages\" or \"arrival_rate\")");
+    }
+    if (st)
+        return shape_from_json(&c->j, st, class_known, sc, &sc->shape);
+    if (ar)
+        return arrival_from_json(&c->j, ar, &sc->arrival);
+    return 0;
+}
+
 static int load_file(const char *path, scenario *sc, const scenario_opts *o, char *err,
                      size_t errlen)
 {
@@ -619,7 +653,8 @@ static int load_file(const char *path, scenario *sc, const scenario_opts *o, cha
              .dir = xstrdup(dirname(copy)), .opts = o};
     free(copy);
     int rc = -1;
-    static const char *const top_keys[] = {"description", "host", "data", "users", NULL};
+    static const char *const top_keys[] = {"description", "host", "data", "users", "stages", "arrival_rate",
+                                           "thresholds", NULL};
     const char *host = NULL, *desc = NULL;
     const json_value *users, *data;
     if (doc->type != JSON_OBJECT) {
@@ -662,6 +697,11 @@ static int load_file(const char *path, scenario *sc, const scenario_opts *o, cha
                 goto out;
             }
     }
+    if (load_workload(&c, doc, sc))
+        goto out;
+    const json_value *thr = json_get(doc, "thresholds");
+    if (thr && threshold_set_load_json(&sc->thresholds, &c.j, thr))
+        goto out;
     rc = 0;
 out:
     free(c.dir);

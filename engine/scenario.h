@@ -11,6 +11,8 @@
 #include <stddef.h>
 
 #include "sbuf.h"
+#include "shape.h"
+#include "threshold.h"
 #include "user.h"
 
 #define SCENARIO_DEFAULT_FILE "locustfile.json"
@@ -42,6 +44,9 @@ typedef struct scenario {
     int nsources;
     sbuf deps;              /* every file loading read (scenarios first), absolute, each
                              * NUL-terminated: what a master sends its workers */
+    shape shape;            /* "stages": a load shape (n == 0: none) */
+    arrival arrival;        /* "arrival_rate": an open model (on == false: none) */
+    threshold_set thresholds; /* "thresholds" of every file, in order (docs/scenario.md) */
 } scenario;
 
 /* Finds the scenario file: an explicit -f list is returned as given (checked when

@@ -11,6 +11,8 @@ const double stats_percentiles[STATS_NPCT] = {0.50, 0.66, 0.75, 0.80, 0.90, 0.95
                                               0.98, 0.99, 0.999, 0.9999, 1.0};
 const char *const stats_percentile_labels[STATS_NPCT] = {
     "50%", "66%", "75%", "80%", "90%", "95%", "98%", "99%", "99.9%", "99.99%", "100%"};
+const char *const stats_phase_names[STATS_NPHASES] = {"dns", "connect", "tls", "ttfb",
+                                                      "transfer"};
 
 /* Open-addressing table of indices into an array, keyed by a 64-bit hash. */
 typedef struct idx_table {
@@ -44,6 +46,9 @@ struct stats {
 
     stats_exception **exceptions;
     size_t n_exceptions, cap_exceptions;
+
+    uint64_t checks_run, checks_failed; /* scenario checks (stats_log_checks) */
+    uint64_t iterations, iterations_late, iterations_dropped; /* open model */
 };
 
 /* ---- hashing ------------------------------------------------------------------------ */
@@ -135,6 +140,15 @@ static void idx_free(idx_table *t)
 
 /* ---- entries ------------------------------------------------------------------------ */
 
+static void timing_zero(stats_timing *t)
+{
+    t->count = 0;
+    for (int p = 0; p < STATS_NPHASES; p++) {
+        t->total_us[p] = 0;
+        hist_clear(&t->hist[p]);
+    }
+}
+
 static void entry_zero(stats_entry *e, double now)
 {
     e->num_requests = e->num_none_requests = e->num_failures = 0;
@@ -143,6 +157,8 @@ static void entry_zero(stats_entry *e, double now)
     e->start_time = now;
     e->last_request_ts = 0;
     hist_clear(&e->hist);
+    hist_clear(&e->co_hist);
+    timing_zero(&e->timing);
     memset(e->secs, 0, sizeof e->secs);
     if (e->snaps) {
         /* The empty state at `now` is the baseline until real snapshots exist, as Locust
@@ -163,6 +179,8 @@ static void entry_init(stats_entry *e, const char *method, const char *name, boo
     e->method = xstrdup(method);
     e->name = xstrdup(name);
     hist_init(&e->hist);
+    for (int p = 0; p < STATS_NPHASES; p++)
+        hist_init(&e->timing.hist[p]);
     if (windowed) {
         e->snaps = xcalloc(STATS_SNAPS, sizeof *e->snaps);
         for (unsigned i = 0; i < STATS_SNAPS; i++)
@@ -176,6 +194,9 @@ static void entry_free(stats_entry *e)
     free(e->method);
     free(e->name);
     hist_free(&e->hist);
+    hist_free(&e->co_hist);
+    for (int p = 0; p < STATS_NPHASES; p++)
+        hist_free(&e->timing.hist[p]);
     if (e->snaps) {
         for (unsigned i = 0; i < STATS_SNAPS; i++)
             hist_free(&e->snaps[i].h);
@@ -403,6 +424,21 @@ void stats_log(stats *s, stats_entry *e, double now, int64_t rt_us, uint64_t byt
         stats_add_error(s, e, error, 1, now);
 }
 
+static inline void timing_log(stats_timing *t, const uint64_t *us)
+{
+    t->count++;
+    for (int p = 0; p < STATS_NPHASES; p++) {
+        t->total_us[p] += us[p];
+        hist_record(&t->hist[p], us[p]);
+    }
+}
+
+void stats_log_timing(stats *s, stats_entry *e, const uint64_t phase_us[STATS_NPHASES])
+{
+    timing_log(&e->timing, phase_us);
+    timing_log(&s->total.timing, phase_us);
+}
+
 static void nodes_add(char **nodes, const char *node)
 {
     /* nodes is a ", "-joined set; membership by exact item match. */
@@ -501,6 +537,8 @@ void stats_reset(stats *s, double now, bool with_exceptions)
     errors_drop(s);
     if (with_exceptions)
         exceptions_drop(s);
+    s->checks_run = s->checks_failed = 0;
+    s->iterations = s->iterations_late = s->iterations_dropped = 0;
 }
 
 void stats_clear(stats *s, double now)
@@ -614,6 +652,18 @@ void stats_percentiles_us(const stats_entry *e, const double *ps, int n, uint64_
             out[i] = clamp(e, out[i]);
 }
 
+double stats_phase_avg_ms(const stats_entry *e, int p)
+{
+    const stats_timing *t = &e->timing;
+    return t->count ? (double)t->total_us[p] / (double)t->count / 1000.0 : 0.0;
+}
+
+void stats_phase_percentiles_us(const stats_entry *e, int p, const double *ps, int n,
+                                uint64_t *out)
+{
+    hist_percentiles(&e->timing.hist[p], ps, n, out);
+}
+
 uint64_t stats_median_us(const stats_entry *e)
 {
     if (e->hist.count == 0)
@@ -701,6 +751,18 @@ stats_error *const *stats_errors(stats *s, size_t *n)
     return s->errors_sorted;
 }
 
+void stats_log_checks(stats *s, uint64_t run, uint64_t failed)
+{
+    s->checks_run += run;
+    s->checks_failed += failed;
+}
+
+void stats_checks(const stats *s, uint64_t *run, uint64_t *failed)
+{
+    *run = s->checks_run;
+    *failed = s->checks_failed;
+}
+
 uint64_t stats_error_count(stats *s)
 {
     return s->error_total;
@@ -730,6 +792,12 @@ static void entry_merge(stats_entry *dst, const stats_entry *src)
     if (src->start_time > 0 && src->start_time < dst->start_time)
         dst->start_time = src->start_time;
     hist_merge(&dst->hist, &src->hist);
+    hist_merge(&dst->co_hist, &src->co_hist);
+    dst->timing.count += src->timing.count;
+    for (int p = 0; p < STATS_NPHASES; p++) {
+        dst->timing.total_us[p] += src->timing.total_us[p];
+        hist_merge(&dst->timing.hist[p], &src->timing.hist[p]);
+    }
     for (unsigned i = 0; i < STATS_SEC_RING; i++) {
         const stats_sec *from = &src->secs[i];
         if (!from->reqs && !from->fails)
@@ -767,7 +835,10 @@ size_t stats_memory(stats *s)
     size_t bytes = sizeof *s + hist_memory(&s->total.hist);
     for (size_t i = 0; i < s->n_entries; i++) {
         const stats_entry *e = s->entries[i];
-        bytes += sizeof *e + strlen(e->name) + strlen(e->method) + 2 + hist_memory(&e->hist);
+        bytes += sizeof *e + strlen(e->name) + strlen(e->method) + 2 + hist_memory(&e->hist) +
+                 hist_memory(&e->co_hist);
+        for (int p = 0; p < STATS_NPHASES; p++)
+            bytes += hist_memory(&e->timing.hist[p]);
         if (e->snaps)
             for (unsigned j = 0; j < STATS_SNAPS; j++)
                 bytes += sizeof e->snaps[j] + hist_memory(&e->snaps[j].h);
@@ -777,4 +848,28 @@ size_t stats_memory(stats *s)
     for (size_t i = 0; i < s->n_errors; i++)
         bytes += sizeof *s->errors[i] + strlen(s->errors[i]->error) + 1;
     return bytes;
+}
+
+/* ---- open model --------------------------------------------------------------------- */
+
+void stats_log_corrected(stats *s, stats_entry *e, int64_t us)
+{
+    if (us < 0)
+        return;
+    hist_record(&e->co_hist, (uint64_t)us);
+    hist_record(&s->total.co_hist, (uint64_t)us);
+}
+
+void stats_log_iterations(stats *s, uint64_t started, uint64_t late, uint64_t dropped)
+{
+    s->iterations += started;
+    s->iterations_late += late;
+    s->iterations_dropped += dropped;
+}
+
+void stats_iterations(const stats *s, uint64_t *started, uint64_t *late, uint64_t *dropped)
+{
+    *started = s->iterations;
+    *late = s->iterations_late;
+    *dropped = s->iterations_dropped;
 }

@@ -52,6 +52,21 @@ typedef struct stats_snap {
     hist h;
 } stats_snap;
 
+/* The timing breakdown's phases (http.h's enum http_phase, in the same order): DNS,
+ * connect, TLS, time to first byte, transfer. */
+#define STATS_NPHASES 5
+/* Their names in the API and the wire protocol: "dns", "connect", "tls", "ttfb",
+ * "transfer". */
+extern const char *const stats_phase_names[STATS_NPHASES];
+
+/* Where the requests' time went: per phase a sum and a histogram (microseconds), over the
+ * requests logged with a breakdown. Exact to merge, like the response-time histogram. */
+typedef struct stats_timing {
+    uint64_t count;                     /* requests with a breakdown */
+    uint64_t total_us[STATS_NPHASES];
+    hist hist[STATS_NPHASES];
+} stats_timing;
+
 typedef struct stats_entry {
     char *method;           /* owned; "" for Aggregated */
     char *name;             /* owned */
@@ -67,8 +82,11 @@ typedef struct stats_entry {
     double start_time;      /* when counting started (creation, reset or clear) */
     double last_request_ts; /* 0 = no request yet */
     hist hist;
+    hist co_hist;           /* open model: response time plus the delay of its iteration's
+                             * start, so a slow target cannot hide behind fewer requests */
     stats_sec secs[STATS_SEC_RING];
     stats_snap *snaps;      /* owned; STATS_SNAPS slots, or NULL when not windowed */
+    stats_timing timing;    /* the breakdown of the requests' times (stats_log_timing) */
 } stats_entry;
 
 typedef struct stats_error {
@@ -106,6 +124,11 @@ stats_entry *stats_entry_get(stats *s, const char *method, const char *name, dou
  * text (copied into the failures table when new). */
 void stats_log(stats *s, stats_entry *e, double now, int64_t rt_us, uint64_t bytes,
                const char *error);
+
+/* Logs one request's timing breakdown (microseconds per phase, adding up to its response
+ * time) into e and the Aggregated entry; called right after stats_log for the same
+ * request. A few additions and one histogram increment per phase. */
+void stats_log_timing(stats *s, stats_entry *e, const uint64_t phase_us[STATS_NPHASES]);
 
 /* Records an exception raised by task code (a step that could not run). node is "local"
  * or a worker id. Returns how many times this (msg, traceback) has now been seen. */
@@ -147,6 +170,14 @@ double stats_total_fail_per_sec(stats *s, const stats_entry *e);
 double stats_current_rps(stats *s, const stats_entry *e, double now);
 double stats_current_fail_per_sec(stats *s, const stats_entry *e, double now);
 
+/* Average of phase p (0 .. STATS_NPHASES-1) over the requests with a breakdown, in
+ * milliseconds; 0 without any. */
+double stats_phase_avg_ms(const stats_entry *e, int p);
+/* Percentiles of phase p (ps ascending) in microseconds, within 1% (the histogram's
+ * resolution); 0 without any. */
+void stats_phase_percentiles_us(const stats_entry *e, int p, const double *ps, int n,
+                                uint64_t *out);
+
 /* Whole-run percentile / median in microseconds, clamped to [min, max]; 0 when empty. */
 uint64_t stats_percentile_us(const stats_entry *e, double p);
 uint64_t stats_median_us(const stats_entry *e);
@@ -171,6 +202,13 @@ stats_error *const *stats_errors(stats *s, size_t *n);
 /* Total failure occurrences in the table. */
 uint64_t stats_error_count(stats *s);
 
+/* Counts scenario checks: run evaluated, failed of them did not hold (a master adds a
+ * worker's report the same way). Zeroed by stats_reset and stats_clear, like failures;
+ * the check pass rate of a threshold is 1 - failed/run. */
+void stats_log_checks(stats *s, uint64_t run, uint64_t failed);
+/* The counts since the last reset. */
+void stats_checks(const stats *s, uint64_t *run, uint64_t *failed);
+
 /* Exceptions in the order first seen. Owned by s, same validity as stats_errors. */
 stats_exception *const *stats_exceptions(stats *s, size_t *n);
 
@@ -179,6 +217,14 @@ stats_exception *const *stats_exceptions(stats *s, size_t *n);
 void stats_merge_entry(stats *s, const stats_entry *delta, double now);
 /* Merges a worker's Aggregated delta into the Aggregated entry. */
 void stats_merge_total(stats *s, const stats_entry *delta);
+
+/* Open model: records a response time measured from the iteration's intended start into
+ * e's and the Aggregated entry's co_hist. */
+void stats_log_corrected(stats *s, stats_entry *e, int64_t us);
+/* Open model: iterations started (on time or late), of which late (they waited for a free
+ * user), and dropped (never started: no user free, the backlog full or the test over). */
+void stats_log_iterations(stats *s, uint64_t started, uint64_t late, uint64_t dropped);
+void stats_iterations(const stats *s, uint64_t *started, uint64_t *late, uint64_t *dropped);
 
 /* Approximate bytes held (entries, histograms, tables). */
 size_t stats_memory(stats *s);

@@ -111,6 +111,10 @@ static const utask *pick_task(user *u)
 
 static void run_task(user *u)
 {
+    if (u->env->next_iteration) {
+        double late = user_now(u) - u->intended;
+        u->delay_us = late > 0 ? (int64_t)(late * 1e6 + 0.5) : 0;
+    }
     run_coroutine(u, pick_task(u), USER_IN_TASK);
 }
 
@@ -151,12 +155,20 @@ static void coroutine_done(user *u)
             run_task(u);  /* Locust runs the first task right after on_start */
         return;
     case USER_IN_TASK:
+        u->delay_us = -1;
         if (u->stop_requested || u->killed) {
             go_stop(u);
             return;
         }
         u->state = USER_WAITING;
         u->task = NULL;
+        u->delay_us = -1;
+        if (u->env->next_iteration) {
+            double intended;
+            if (u->env->next_iteration(u->env, u, &intended))
+                user_iterate(u, intended);
+            return;
+        }
         /* Even a zero wait goes through the loop, so a user whose tasks make no request
          * cannot starve everything else. */
         ev_timer_set(&u->timer, wait_time(u), 0.);
@@ -247,6 +259,18 @@ void user_init(user *u, user_env *env, uclass *cls, uint32_t index)
     u->op_err = NULL;
     u->op_rc = USER_OK;
     u->vars = NULL;
+    u->intended = 0;
+    u->delay_us = -1;
+    u->idle_pos = -1;
+}
+
+void user_iterate(user *u, double intended)
+{
+    u->intended = intended;
+    /* Through the loop, as a zero wait_time is: back-to-back iterations of tasks that make
+     * no request cannot starve the rest. */
+    ev_timer_set(&u->timer, 0., 0.);
+    ev_timer_start(u->env->loop, &u->timer);
 }
 
 void user_release(user *u)
@@ -350,6 +374,8 @@ int user_sleep(user *u, double seconds)
 void user_report(user *u, stats_entry *e, int64_t rt_us, uint64_t bytes, const char *error)
 {
     stats_log(u->env->stats, e, user_now(u), rt_us, bytes, error);
+    if (u->delay_us >= 0 && rt_us >= 0)
+        stats_log_corrected(u->env->stats, e, rt_us + u->delay_us);
 }
 
 void user_exception(user *u, const char *msg, const char *where)

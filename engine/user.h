@@ -88,6 +88,10 @@ typedef struct user_env {
     const char *node;       /* "local" or this worker's id, for exceptions */
     /* Called once when a user has finished (on_stop done); the callee owns u again. */
     void (*on_dead)(struct user_env *env, user *u);
+    /* Open model (NULL: closed, wait_time between tasks). Called when a user finished a
+     * task: true with *intended set runs another iteration now (one that waited for a
+     * free user); false parks the user until user_iterate. */
+    bool (*next_iteration)(struct user_env *env, user *u, double *intended);
 } user_env;
 
 enum user_state { USER_IDLE, USER_STARTING, USER_WAITING, USER_IN_TASK, USER_STOPPING,
@@ -121,6 +125,9 @@ struct user {
     double stop_deadline;   /* runner: when a graceful stop turns into a kill */
     bool kill_sent;         /* runner: the stop deadline has passed */
     void *vars;             /* per-user variables (scenario interpreter) */
+    double intended;        /* open model: when the current iteration should have started */
+    int64_t delay_us;       /* open model: how late it started; -1 outside an iteration */
+    int32_t idle_pos;       /* runner: position among parked users; -1 when not parked */
 };
 
 /* Prepares a user struct (allocated by the runner) for a new life: class, index, a fresh
@@ -133,6 +140,10 @@ void user_release(user *u);
 void user_start(user *u);
 /* Graceful stop: a waiting user goes to on_stop at once, one in a task after the task. */
 void user_stop(user *u);
+/* Open model: runs one iteration (a task) of a parked user, intended to start at
+ * `intended` (loop time); the lateness is added to its response times in co_hist. */
+void user_iterate(user *u, double intended);
+
 /* Immediate stop: cancels the request or sleep in progress, then runs on_stop. Killing a
  * user already in on_stop cancels on_stop. Safe to call repeatedly. */
 void user_kill(user *u);

@@ -140,6 +140,7 @@ static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0
 void wire_b64_encode(sbuf *out, const void *data, size_t len)
 {
     const unsigned char *p = data;
+    sbuf_add(out, "", 0);   /* terminated even when there is nothing to encode */
     sbuf_reserve(out, out->len + (len + 2) / 3 * 4 + 1);
     for (size_t i = 0; i < len; i += 3) {
         uint32_t v = (uint32_t)p[i] << 16;
@@ -187,6 +188,30 @@ static void put_hist_bucket(void *data, unsigned idx, uint64_t count)
     json_put_uint(w, count);
 }
 
+/* "timings": {"count": n, "dns": {"sum_us": s, "hist": [...]}, ...}; left out when no
+ * request had a breakdown. */
+static void put_timing(json_writer *w, const stats_timing *t)
+{
+    if (!t->count)
+        return;
+    json_key(w, "timings");
+    json_begin_object(w);
+    json_key(w, "count");
+    json_put_uint(w, t->count);
+    for (int p = 0; p < STATS_NPHASES; p++) {
+        json_key(w, stats_phase_names[p]);
+        json_begin_object(w);
+        json_key(w, "sum_us");
+        json_put_uint(w, t->total_us[p]);
+        json_key(w, "hist");
+        json_begin_array(w);
+        hist_foreach(&t->hist[p], put_hist_bucket, w);
+        json_end_array(w);
+        json_end_object(w);
+    }
+    json_end_object(w);
+}
+
 static void put_entry(json_writer *w, const stats_entry *e)
 {
     json_begin_object(w);
@@ -217,6 +242,13 @@ static void put_entry(json_writer *w, const stats_entry *e)
     json_begin_array(w);
     hist_foreach(&e->hist, put_hist_bucket, w);
     json_end_array(w);
+    if (e->co_hist.count) {
+        /* Open model: times from the intended start, the same way. */
+        json_key(w, "co_hist");
+        json_begin_array(w);
+        hist_foreach(&e->co_hist, put_hist_bucket, w);
+        json_end_array(w);
+    }
     json_key(w, "secs");
     json_begin_array(w);
     for (unsigned i = 0; i < STATS_SEC_RING; i++) {
@@ -228,6 +260,7 @@ static void put_entry(json_writer *w, const stats_entry *e)
         json_put_uint(w, x->fails);
     }
     json_end_array(w);
+    put_timing(w, &e->timing);
     json_end_object(w);
 }
 
@@ -273,6 +306,65 @@ void wire_put_stats(json_writer *w, stats *s)
         json_end_object(w);
     }
     json_end_array(w);
+    uint64_t started, late, dropped;
+    stats_iterations(s, &started, &late, &dropped);
+    if (started || dropped) {
+        json_key(w, "iterations");
+        json_begin_array(w);
+        json_put_uint(w, started);
+        json_put_uint(w, late);
+        json_put_uint(w, dropped);
+        json_end_array(w);
+    }
+    uint64_t run, failed;
+    stats_checks(s, &run, &failed);
+    json_key(w, "checks");
+    json_begin_array(w);
+    json_put_uint(w, run);
+    json_put_uint(w, failed);
+    json_end_array(w);
+}
+
+/* Decodes an entry's "timings" (optional: absent means no breakdown) into t, whose
+ * histograms the caller frees. Every phase must hold exactly count samples, and count can
+ * be no more than the entry's timed requests. */
+static int get_timing(const json_value *v, const stats_entry *e, stats_timing *t, char *err,
+                      size_t errlen)
+{
+    const json_value *tv = json_get(v, "timings");
+    if (!tv)
+        return 0;
+    if (tv->type != JSON_OBJECT || wire_get_uint(tv, "count", &t->count, err, errlen))
+        goto bad;
+    if (t->count > e->num_requests - e->num_none_requests)
+        goto bad;
+    for (int p = 0; p < STATS_NPHASES; p++) {
+        const json_value *ph = json_get(tv, stats_phase_names[p]);
+        if (!ph || ph->type != JSON_OBJECT ||
+            wire_get_uint(ph, "sum_us", &t->total_us[p], err, errlen))
+            goto bad;
+        const json_value *h = json_get(ph, "hist");
+        if (!h || h->type != JSON_ARRAY || h->arr.count % 2)
+            goto bad;
+        uint64_t samples = 0;
+        for (size_t i = 0; i < h->arr.count; i += 2) {
+            uint64_t idx, n;
+            /* A sum that wraps could match any count: refused before it is added. */
+            if (!as_uint(&h->arr.items[i], &idx) || !as_uint(&h->arr.items[i + 1], &n) ||
+                idx >= HIST_BUCKETS || n > t->count - samples)
+                goto bad;
+            hist_add(&t->hist[p], (unsigned)idx, n);
+            samples += n;
+        }
+        if (samples != t->count)
+            goto bad;
+    }
+    return 0;
+bad:
+    snprintf(err, errlen, "entry \"%.100s\": \"timings\" must be {\"count\": n, and per "
+             "phase {\"sum_us\": s, \"hist\": [index, count, ...]} holding n samples}, "
+             "n at most the timed requests", e->name);
+    return -1;
 }
 
 /* Decodes an entry into e (hist_init'ed by the caller; freed by the caller). */
@@ -322,13 +414,31 @@ static int get_entry(const json_value *v, stats_entry *e, char *err, size_t errl
     uint64_t samples = 0;
     for (size_t i = 0; i < h->arr.count; i += 2) {
         uint64_t idx, n;
+        /* A sum that wraps could match any count: refused before it is added. */
         if (!as_uint(&h->arr.items[i], &idx) || !as_uint(&h->arr.items[i + 1], &n) ||
-            idx >= HIST_BUCKETS) {
-            snprintf(err, errlen, "entry \"%.100s\": bad histogram bucket", name);
+            idx >= HIST_BUCKETS || n > e->num_requests - e->num_none_requests - samples) {
+            snprintf(err, errlen, "entry \"%.100s\": bad histogram bucket, or more samples "
+                                  "than timed requests", name);
             return -1;
         }
         hist_add(&e->hist, (unsigned)idx, n);
         samples += n;
+    }
+    const json_value *co = json_get(v, "co_hist");
+    if (co && (co->type != JSON_ARRAY || co->arr.count % 2)) {
+        snprintf(err, errlen, "entry \"%.100s\": \"co_hist\" must be [index, count, ...]", name);
+        return -1;
+    }
+    uint64_t co_samples = 0;
+    for (size_t i = 0; co && i < co->arr.count; i += 2) {
+        uint64_t idx, cnt;
+        if (!as_uint(&co->arr.items[i], &idx) || !as_uint(&co->arr.items[i + 1], &cnt) ||
+            idx >= HIST_BUCKETS || cnt > e->num_requests - co_samples) {
+            snprintf(err, errlen, "entry \"%.100s\": bad co_hist bucket", name);
+            return -1;
+        }
+        hist_add(&e->co_hist, (unsigned)idx, cnt);
+        co_samples += cnt;
     }
     if (samples != e->num_requests - e->num_none_requests) {
         snprintf(err, errlen, "entry \"%.100s\": the histogram holds %llu samples, not %llu",
@@ -355,7 +465,7 @@ static int get_entry(const json_value *v, stats_entry *e, char *err, size_t errl
         x->reqs = (uint32_t)reqs;
         x->fails = (uint32_t)fails;
     }
-    return 0;
+    return get_timing(v, e, &e->timing, err, errlen);
 }
 
 static int check_array(const json_value *data, const char *key, const json_value **out,
@@ -369,13 +479,49 @@ static int check_array(const json_value *data, const char *key, const json_value
     return 0;
 }
 
+/* "iterations": [started, late, dropped] of an open model; absent counts as none. */
+static int get_iterations(const json_value *data, uint64_t *it, char *err, size_t errlen)
+{
+    const json_value *v = json_get(data, "iterations");
+    it[0] = it[1] = it[2] = 0;
+    if (!v)
+        return 0;
+    if (v->type != JSON_ARRAY || v->arr.count != 3 || !as_uint(&v->arr.items[0], &it[0]) ||
+        !as_uint(&v->arr.items[1], &it[1]) || !as_uint(&v->arr.items[2], &it[2]) ||
+        it[1] > it[0]) {
+        snprintf(err, errlen, "field \"iterations\" must be [started, late, dropped] with "
+                              "late <= started");
+        return -1;
+    }
+    return 0;
+}
+
+/* "checks": [run, failed]; absent counts as none run. */
+static int get_checks(const json_value *data, uint64_t *run, uint64_t *failed, char *err,
+                      size_t errlen)
+{
+    const json_value *v = json_get(data, "checks");
+    *run = *failed = 0;
+    if (!v)
+        return 0;
+    if (v->type != JSON_ARRAY || v->arr.count != 2 || !as_uint(&v->arr.items[0], run) ||
+        !as_uint(&v->arr.items[1], failed) || *failed > *run) {
+        snprintf(err, errlen, "field \"checks\" must be [run, failed] with failed <= run");
+        return -1;
+    }
+    return 0;
+}
+
 int wire_merge_stats(stats *s, const json_value *data, const char *node, double now,
                      char *err, size_t errlen)
 {
     const json_value *entries, *errors, *excs;
+    uint64_t checks_run, checks_failed, iters[3];
     if (check_array(data, "entries", &entries, err, errlen) ||
         check_array(data, "errors", &errors, err, errlen) ||
-        check_array(data, "exceptions", &excs, err, errlen))
+        check_array(data, "exceptions", &excs, err, errlen) ||
+        get_checks(data, &checks_run, &checks_failed, err, errlen) ||
+        get_iterations(data, iters, err, errlen))
         return -1;
     size_t n = entries->arr.count;
     stats_entry *dec = xcalloc(n + 1, sizeof *dec);
@@ -391,7 +537,11 @@ int wire_merge_stats(stats *s, const json_value *data, const char *node, double 
         const json_value *x = &errors->arr.items[i];
         const char *m, *nm, *e;
         uint64_t occ;
-        if (x->type != JSON_OBJECT || wire_get_str(x, "method", &m, err, errlen) ||
+        if (x->type != JSON_OBJECT) {
+            snprintf(err, errlen, "an item of \"errors\" must be an object");
+            goto out;
+        }
+        if (wire_get_str(x, "method", &m, err, errlen) ||
             wire_get_str(x, "name", &nm, err, errlen) ||
             wire_get_str(x, "error", &e, err, errlen) ||
             wire_get_uint(x, "occurrences", &occ, err, errlen))
@@ -401,7 +551,11 @@ int wire_merge_stats(stats *s, const json_value *data, const char *node, double 
         const json_value *x = &excs->arr.items[i];
         const char *m, *tb;
         uint64_t count;
-        if (x->type != JSON_OBJECT || wire_get_str(x, "msg", &m, err, errlen) ||
+        if (x->type != JSON_OBJECT) {
+            snprintf(err, errlen, "an item of \"exceptions\" must be an object");
+            goto out;
+        }
+        if (wire_get_str(x, "msg", &m, err, errlen) ||
             wire_get_str(x, "traceback", &tb, err, errlen) ||
             wire_get_uint(x, "count", &count, err, errlen))
             goto out;
@@ -422,10 +576,16 @@ int wire_merge_stats(stats *s, const json_value *data, const char *node, double 
         stats_merge_exception(s, json_get(x, "msg")->str.s, json_get(x, "traceback")->str.s,
                               node, (uint64_t)json_get(x, "count")->num.i);
     }
+    stats_log_checks(s, checks_run, checks_failed);
+    stats_log_iterations(s, iters[0], iters[1], iters[2]);
     rc = 0;
 out:
-    for (size_t i = 0; i <= n; i++)
+    for (size_t i = 0; i <= n; i++) {
         hist_free(&dec[i].hist);
+        hist_free(&dec[i].co_hist);
+        for (int p = 0; p < STATS_NPHASES; p++)
+            hist_free(&dec[i].timing.hist[p]);
+    }
     free(dec);
     return rc;
 }

@@ -81,8 +81,9 @@ void wire_b64_encode(sbuf *out, const void *data, size_t len);
 int wire_b64_decode(sbuf *out, const char *text, size_t len);
 
 /* Writes the stats report's fields into the current data object: every entry with
- * requests since the last reset, the Aggregated entry, failures and exceptions, so that
- * the worker can stats_reset after sending (reports are deltas). */
+ * requests since the last reset (with its timing breakdown), the Aggregated entry,
+ * failures and exceptions, so that the worker can stats_reset after sending (reports are
+ * deltas). */
 void wire_put_stats(json_writer *w, stats *s);
 
 /* Merges a report into s, exceptions under node. The whole report is checked before

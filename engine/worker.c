@@ -11,11 +11,13 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "health.h"
 #include "log.h"
 #include "rng.h"
 #include "runner.h"
 #include "sbuf.h"
 #include "scenario.h"
+#include "shape.h"
 #include "stats.h"
 #include "wire.h"
 #include "xalloc.h"
@@ -46,6 +48,7 @@ struct worker {
     double last_master;     /* when the master was last heard from */
     double started;
     double cpu_at, cpu_used;/* for the CPU % of the last heartbeat interval */
+    double cpu;             /* the last CPU % measured */
     ev_timer hello_timer;
     ev_timer beat_timer;
     ev_timer report_timer;
@@ -136,15 +139,6 @@ static void send_stats(worker *w)
     stats_reset(w->stats, ev_now(w->loop), true);
 }
 
-static double cpu_seconds(void)
-{
-    struct rusage ru;
-    if (getrusage(RUSAGE_SELF, &ru) != 0)
-        return 0;
-    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
-           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
-}
-
 static uint64_t rss_bytes(void)
 {
     FILE *f = fopen("/proc/self/statm", "r");
@@ -158,10 +152,16 @@ static uint64_t rss_bytes(void)
 
 static void send_heartbeat(worker *w)
 {
-    double now = ev_time(), used = cpu_seconds();
-    double cpu = now > w->cpu_at ? (used - w->cpu_used) / (now - w->cpu_at) * 100.0 : 0;
-    w->cpu_at = now;
-    w->cpu_used = used;
+    double now = ev_time();
+    /* Measured over at least half a second: two beats close together (after the process
+     * was paused) would otherwise divide a little work by almost no time. */
+    if (now - w->cpu_at >= 0.5) {
+        double used = health_cpu_seconds();
+        w->cpu = (used - w->cpu_used) / (now - w->cpu_at) * 100.0;
+        w->cpu_at = now;
+        w->cpu_used = used;
+    }
+    double cpu = w->cpu;
     json_writer j;
     wire_begin(&j, &w->out, WIRE_HEARTBEAT);
     json_key(&j, "state");
@@ -370,9 +370,17 @@ static int load_test(worker *w, const json_value *d, uint64_t test, char *err, s
     /* The main paths, each under root. */
     sbuf paths = SBUF_INIT;
     char *list = xstrdup(main_paths);
-    for (char *save = NULL, *p = strtok_r(list, ",", &save); p; p = strtok_r(NULL, ",", &save))
+    int bad = 0;
+    for (char *save = NULL, *p = strtok_r(list, ",", &save); p; p = strtok_r(NULL, ",", &save)) {
+        bad |= !safe_path(p);
         sbuf_printf(&paths, "%s%s%s", paths.len ? "," : "", w->root, p);
+    }
     free(list);
+    if (bad || !paths.len) {
+        snprintf(err, errlen, "refusing the scenario paths \"%.200s\"", main_paths);
+        sbuf_free(&paths);
+        return -1;
+    }
     uint64_t slot = 0, slots = 1;
     if (wire_get_uint(d, "data_slot", &slot, err, errlen) ||
         wire_get_uint(d, "data_slots", &slots, err, errlen) || slots == 0 || slot >= slots ||
@@ -423,6 +431,30 @@ static void send_error(worker *w, const char *msg)
     send_out(w);
 }
 
+/* Open model: this worker's share of the master's rate and cap. */
+static void on_arrival(worker *w, const json_value *d, const json_value *av)
+{
+    char err[512];
+    jck c = {.path = "spawn order", .err = err, .errlen = sizeof err};
+    arrival a;
+    double share = 0;
+    uint64_t cap = 0;
+    double elapsed = 0;
+    if (wire_opt_num(d, "elapsed", &elapsed, err, sizeof err) || elapsed < 0 ||
+        arrival_from_json(&c, av, &a) ||
+        wire_get_num(d, "share", &share, err, sizeof err) || !(share > 0) || share > 1 ||
+        wire_get_uint(d, "max_users", &cap, err, sizeof err) || cap == 0 || cap > 10000000) {
+        send_error(w, "a malformed arrival rate in a spawn order");
+        return;
+    }
+    if (runner_open(w->runner))
+        runner_set_arrival_share(w->runner, share, (unsigned)cap);
+    else if (runner_start_arrival(w->runner, &a, (unsigned)cap, share, elapsed, err,
+                                  sizeof err))
+        send_error(w, err);
+    arrival_free(&a);
+}
+
 static void on_spawn(worker *w, const json_value *d)
 {
     char err[1024];
@@ -447,6 +479,11 @@ static void on_spawn(worker *w, const json_value *d)
     double st;
     if (json_get(d, "stop_timeout") && wire_get_num(d, "stop_timeout", &st, err, sizeof err) == 0)
         runner_set_stop_timeout(w->runner, st);
+    const json_value *av = json_get(d, "arrival");
+    if (av) {
+        on_arrival(w, d, av);
+        return;
+    }
     int n = runner_class_count(w->runner);
     unsigned *want = xcalloc((size_t)n, sizeof *want);
     for (size_t i = 0; i < counts->obj.count; i++) {
@@ -635,6 +672,8 @@ worker *worker_new(struct ev_loop *loop, const worker_config *cfg,
     void *sock = zmq_socket(w->ctx, ZMQ_DEALER);
     zmq_setsockopt(sock, ZMQ_ROUTING_ID, w->id, strlen(w->id));
     int one = 1, idle = 30;
+    /* "::1" or a host name that resolves to IPv6 only needs it; IPv4 keeps working. */
+    zmq_setsockopt(sock, ZMQ_IPV6, &one, sizeof one);
     zmq_setsockopt(sock, ZMQ_TCP_KEEPALIVE, &one, sizeof one);
     zmq_setsockopt(sock, ZMQ_TCP_KEEPALIVE_IDLE, &idle, sizeof idle);
     if (zmq_connect(sock, w->endpoint) != 0) {
@@ -660,7 +699,7 @@ worker *worker_new(struct ev_loop *loop, const worker_config *cfg,
     ev_init(&w->end_timer, end_cb);
     w->started = w->last_master = ev_now(loop);
     w->cpu_at = ev_time();
-    w->cpu_used = cpu_seconds();
+    w->cpu_used = health_cpu_seconds();
     log_info(LOGGER, "Starting worker %s, connecting to the master at %s", w->id, w->endpoint);
     send_hello(w);
     ev_timer_again(loop, &w->hello_timer);

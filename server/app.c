@@ -12,12 +12,15 @@
 #include "csv.h"
 #include "history.h"
 #include "http.h"
+#include "junit.h"
 #include "log.h"
 #include "master.h"
 #include "report.h"
 #include "runner.h"
 #include "sbuf.h"
 #include "stats.h"
+#include "summary.h"
+#include "threshold.h"
 #include "web.h"
 #include "version.h"
 #include "worker.h"
@@ -34,11 +37,16 @@ struct app {
     http *http;
     runner *runner;
     master *master;         /* --master: the worker table (the runner plans for it) */
+    health health;          /* is the generator the bottleneck? */
     worker *worker;         /* --worker: everything else is unused */
     int fail_code;          /* exit code of a worker, or 1 when a master gave up */
     csv_writer *csv;
     web *web;
     char *host;             /* a host set from the web form, else NULL (owned) */
+    shape cli_shape;        /* --stages */
+    const shape *shape;     /* the load shape tests follow (--stages or the scenario's), or NULL */
+    arrival cli_arrival;    /* --arrival-rate */
+    const arrival *arrival; /* the open model tests follow, or NULL */
     char *history_csv;      /* PREFIX_stats_history.csv with --csv-full-history (owned) */
     ev_periodic tick;       /* every whole second: snapshots, history, CSV rows */
     ev_timer printer;       /* the periodic console table */
@@ -51,6 +59,7 @@ struct app {
     int name_width;
     int signals;            /* interrupts received */
     bool quitting;          /* end the process once the test has stopped */
+    threshold_set thresholds; /* the scenario's, then --threshold's */
 };
 
 #define APP_OF(ptr, field) ((app *)((char *)(ptr) - offsetof(app, field)))
@@ -89,6 +98,8 @@ static void on_test_start(void *data)
 {
     app *a = data;
     history_clear(a->history);
+    health_reset(&a->health);
+    threshold_set_restart(&a->thresholds);
     if (a->master) {
         struct options *o = a->o;
         master_test t = {
@@ -115,6 +126,22 @@ static void on_test_stop(void *data)
         ev_timer_set(&a->autoquit, a->o->autoquit, 0.);
         ev_timer_start(a->loop, &a->autoquit);
     }
+}
+
+/* The cap on users of an open-model test: the scenario's max_users, else -u (or the
+ * form's user count). */
+static unsigned arrival_cap(const app *a, unsigned users)
+{
+    return a->arrival->max_users ? a->arrival->max_users : users;
+}
+
+static void on_shape_done(void *data)
+{
+    app *a = data;
+    if (web_mode(a))
+        runner_stop(a->runner);
+    else
+        app_quit(a);
 }
 
 static void on_run_time(void *data)
@@ -186,6 +213,25 @@ static bool history_settling(const history *h)
     return p->rps > 0 || p->fps > 0 || p->users > 0;
 }
 
+/* Once a second while a test runs: ends it when an abort threshold fails, and keeps the
+ * verdict the dashboard shows current. */
+static void check_thresholds(app *a, double now, int state)
+{
+    if (!a->thresholds.n || state == RUNNER_READY)
+        return;
+    if (state == RUNNER_SPAWNING || state == RUNNER_RUNNING) {
+        const threshold *t = threshold_check_abort(&a->thresholds, a->stats, now);
+        if (t) {
+            sbuf b = SBUF_INIT;
+            threshold_describe(t, &b);
+            log_warning(LOGGER, "Threshold %s failed: %s", t->text, sbuf_str(&b));
+            request_end_test(a, "a threshold marked abort failed");
+            sbuf_free(&b);
+        }
+    }
+    threshold_eval(&a->thresholds, a->stats);
+}
+
 static void on_tick(struct ev_loop *loop, ev_periodic *w, int revents)
 {
     (void)revents;
@@ -197,6 +243,7 @@ static void on_tick(struct ev_loop *loop, ev_periodic *w, int revents)
         history_sample(a->history, a->stats, now, runner_user_count(a->runner));
     if (a->csv)
         csv_writer_tick(a->csv, a->stats, now, runner_user_count(a->runner));
+    check_thresholds(a, now, st);
 }
 
 static void on_print(struct ev_loop *loop, ev_timer *w, int revents)
@@ -251,8 +298,20 @@ static int web_swarm(void *data, unsigned users, double rate, const char *host,
     size_t n = 0;
     while (classes && classes[n])
         n++;
-    if (runner_start_classes(a->runner, users, rate, classes, n, err, errlen))
+    if (fresh && a->arrival) {
+        /* Open model: the form's user count is the cap on users. */
+        if (runner_start_arrival(a->runner, a->arrival, arrival_cap(a, users), 1.0, 0, err,
+                                 errlen))
+            return -1;
+    } else if (fresh && a->shape) {
+        /* A test with a load shape follows it; the form's users and rate do not apply. */
+        log_info(LOGGER, "Starting the load shape (the form's user count and spawn rate are "
+                         "not used)");
+        if (runner_start_shape(a->runner, a->shape, err, errlen))
+            return -1;
+    } else if (runner_start_classes(a->runner, users, rate, classes, n, err, errlen)) {
         return -1;
+    }
     /* As Locust: a run_time, even with an edit, ends the test that long from now. */
     if (run_time > 0)
         runner_arm_run_time(a->runner, (double)run_time);
@@ -284,6 +343,9 @@ static report_input report_of(app *a, bool download)
         .planned_users = a->o->set_num_users ? (unsigned)a->o->num_users : 0,
         .show_download_link = !download && web_mode(a),
         .now = ev_now(a->loop),
+        .thresholds = &a->thresholds,
+        .health = &a->health,
+        .master = a->master,
     };
 }
 
@@ -400,6 +462,8 @@ static int start_web(app *a, char *err, size_t errlen)
         .stats = a->stats,
         .runner = a->runner,
         .master = a->master,
+        .health = &a->health,
+        .open_model = a->arrival != NULL,
         .history = a->history,
         .scenario = a->sc,
         .host = o->web_host,
@@ -419,6 +483,7 @@ static int start_web(app *a, char *err, size_t errlen)
         .reset = web_reset,
         .current_host = current_host,
         .report = web_report,
+        .thresholds = &a->thresholds,
     };
     a->web = web_start(&env, err, errlen);
     return a->web ? 0 : -1;
@@ -437,6 +502,7 @@ static void app_free(app *a)
     ev_signal_stop(a->loop, &a->sigint);
     ev_signal_stop(a->loop, &a->sigterm);
     runner_free(a->runner);
+    health_stop(&a->health);
     master_free(a->master);
     worker_free(a->worker);
     ev_timer_stop(a->loop, &a->expect);
@@ -447,6 +513,9 @@ static void app_free(app *a)
     ev_loop_destroy(a->loop);
     free(a->history_csv);
     free(a->host);
+    shape_free(&a->cli_shape);
+    arrival_free(&a->cli_arrival);
+    threshold_set_free(&a->thresholds);
     free(a);
 }
 
@@ -479,7 +548,55 @@ app *app_new(struct options *o, scenario *sc, char *err, size_t errlen, int *exi
     }
     if (o->html_file && report_check_path(o->html_file, err, errlen))
         return NULL;
+    if (o->junit_file && junit_check_path(o->junit_file, err, errlen))
+        return NULL;
+    if (o->stages && o->arrival_rate > 0) {
+        snprintf(err, errlen, "--stages (users) and --arrival-rate (iterations) exclude each "
+                              "other");
+        return NULL;
+    }
+    shape cli = {0};
+    if (o->stages && shape_parse(o->stages, &cli, err, errlen))
+        return NULL;
+    for (int i = 0; i < cli.n; i++)
+        for (int k = 0; k < cli.stages[i].nclasses; k++) {
+            bool known = false;
+            for (int c = 0; c < sc->nrun && !known; c++)
+                known = strcmp(sc->run[c]->name, cli.stages[i].classes[k]) == 0;
+            if (!known) {
+                snprintf(err, errlen, "--stages: stage %d names \"%s\", which is not a user "
+                                      "class of this test", i + 1, cli.stages[i].classes[k]);
+                shape_free(&cli);
+                return NULL;
+            }
+        }
+    threshold_set thr = {0};
+    for (size_t i = 0; i < sc->thresholds.n; i++)
+        threshold_set_add(&thr, &sc->thresholds.v[i]);
+    for (int i = 0; i < o->thresholds.n; i++) {
+        char msg[256];
+        size_t pos;
+        /* opt_parse checked them already; this only guards against a mismatch. */
+        if (threshold_set_parse(&thr, o->thresholds.v[i], msg, sizeof msg, &pos)) {
+            snprintf(err, errlen, "--threshold %s: %s", o->thresholds.v[i], msg);
+            threshold_set_free(&thr);
+            shape_free(&cli);
+            return NULL;
+        }
+    }
     app *a = xcalloc(1, sizeof *a);
+    a->thresholds = thr;
+    a->cli_shape = cli;
+    a->shape = cli.n ? &a->cli_shape : sc->shape.n ? &sc->shape : NULL;
+    if (o->arrival_rate > 0) {
+        a->cli_arrival.on = true;
+        a->cli_arrival.start_rate = o->arrival_rate;
+        a->cli_arrival.max_users = sc->arrival.max_users;
+        a->arrival = &a->cli_arrival;
+        a->shape = NULL;
+    } else if (sc->arrival.on && !cli.n) {
+        a->arrival = &sc->arrival;
+    }
     a->o = o;
     a->sc = sc;
     a->loop = ev_default_loop(EVFLAG_AUTO);
@@ -535,6 +652,7 @@ app *app_new(struct options *o, scenario *sc, char *err, size_t errlen, int *exi
         .test_start = on_test_start,
         .test_stop = on_test_stop,
         .run_time_reached = on_run_time,
+        .shape_done = on_shape_done,
     };
     a->runner = runner_new(a->loop, a->http, a->stats, sc->run, sc->nrun, &cfg, &hooks, err,
                            errlen);
@@ -553,6 +671,7 @@ app *app_new(struct options *o, scenario *sc, char *err, size_t errlen, int *exi
         }
     }
     scenario_set_stop_test(sc, request_end_test, a);
+    health_start(&a->health, a->loop);
     ev_periodic_init(&a->tick, on_tick, 0., 1., NULL);
     ev_periodic_start(a->loop, &a->tick);
     ev_signal_init(&a->sigint, on_signal, SIGINT);
@@ -573,7 +692,11 @@ static void start_test(app *a)
     else
         log_info(LOGGER, "No run time limit set, use CTRL+C to interrupt");
     char err[512];
-    if (runner_start(a->runner, users, rate, err, sizeof err)) {
+    int rc = a->arrival ? runner_start_arrival(a->runner, a->arrival, arrival_cap(a, users), 1.0,
+                                               0, err, sizeof err)
+             : a->shape ? runner_start_shape(a->runner, a->shape, err, sizeof err)
+                        : runner_start(a->runner, users, rate, err, sizeof err);
+    if (rc) {
         log_error(LOGGER, "%s", err);
         a->fail_code = 1;
         ev_break(a->loop, EVBREAK_ALL);
@@ -607,6 +730,49 @@ void app_run(app *a)
     ev_run(a->loop, 0);
 }
 
+/* --junit: the file says what the exit code says. Returns 0 or -1 (logged). */
+static int write_junit(app *a)
+{
+    const stats_entry *total = stats_total(a->stats);
+    double end = total->last_request_ts > 0 ? total->last_request_ts : total->start_time;
+    junit_input in = {
+        .thresholds = &a->thresholds,
+        .stats = a->stats,
+        .failures_case = a->o->exit_code_on_error != 0,
+        .suite = a->sc->files,
+        .start = total->start_time,
+        .duration = end - total->start_time,
+    };
+    char err[512];
+    if (junit_write(a->o->junit_file, &in, err, sizeof err) == 0)
+        return 0;
+    log_error(LOGGER, "%s", err);
+    return -1;
+}
+
+/* One line on whether the load generator, not the target, limited the test. */
+static void generator_verdict(app *a, sbuf *b)
+{
+    uint64_t started, late, dropped;
+    stats_iterations(a->stats, &started, &late, &dropped);
+    double worker_peak = 0;
+    if (a->master) {
+        master_worker_info info[256];
+        size_t n = master_workers(a->master, info, sizeof info / sizeof info[0]);
+        for (size_t i = 0; i < n && i < sizeof info / sizeof info[0]; i++)
+            if (info[i].cpu > worker_peak)
+                worker_peak = info[i].cpu;
+    }
+    char why[256];
+    if (health_limited(&a->health, late, dropped, worker_peak, why, sizeof why))
+        sbuf_printf(b, "Generator: the load generator, not the target, limited this test: "
+                       "%s.\n\n", why);
+    else
+        sbuf_printf(b, "Generator: CPU peak %.0f%% of one core, event loop at most %.0f ms "
+                       "behind: not a limit.\n\n", a->health.cpu_peak,
+                    a->health.lag_peak_ms);
+}
+
 int app_finish(app *a)
 {
     if (a->worker) {
@@ -620,16 +786,34 @@ int app_finish(app *a)
     size_t nexc;
     stats_exceptions(a->stats, &nexc);
     int code = stats_error_count(a->stats) || nexc ? a->o->exit_code_on_error : 0;
+    /* The test's own pass criteria are the more specific verdict than "there were
+     * failures", so a failed threshold decides the code. */
+    if (a->thresholds.n && threshold_eval(&a->thresholds, a->stats))
+        code = APP_EXIT_THRESHOLDS;
     if (a->fail_code)
         code = a->fail_code;
     log_info(LOGGER, "Shutting down (exit code %d)", code);
     double now = ev_time();
     stats_tick(a->stats, now);
     sbuf b = SBUF_INIT;
-    console_stats_table(&b, a->stats, now, false, a->name_width);
-    console_percentiles(&b, a->stats, a->name_width);
-    console_error_report(&b, a->stats, a->name_width);
+    /* As Locust: --json replaces the summary tables (stdout gets the JSON). */
+    if (!a->o->json) {
+        console_stats_table(&b, a->stats, now, false, a->name_width);
+        console_percentiles(&b, a->stats, a->name_width);
+        console_open_model(&b, a->stats, a->name_width);
+    generator_verdict(a, &b);
+        console_error_report(&b, a->stats, a->name_width);
+    }
+    console_thresholds(&b, &a->thresholds);
     print_out(&b);
+    if (a->o->json) {
+        sbuf_reset(&b);
+        summary_json(&b, a->stats);
+        if (fputs(sbuf_str(&b), stdout) == EOF || fflush(stdout) != 0) {
+            log_error(LOGGER, "--json: cannot write to stdout");
+            code = code ? code : 1;
+        }
+    }
     sbuf_free(&b);
     if (a->csv && csv_writer_close(a->csv, a->stats, now, runner_user_count(a->runner)))
         code = code ? code : 1;
@@ -642,6 +826,8 @@ int app_finish(app *a)
             code = code ? code : 1;
         }
     }
+    if (a->o->junit_file && write_junit(a))
+        code = code ? code : 1;
     app_free(a);
     return code;
 }

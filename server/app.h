@@ -15,6 +15,11 @@
 
 typedef struct app app;
 
+/* The exit code of a test that failed a threshold (or has one with no samples): distinct
+ * from --exit-code-on-error's "there were failures" (1) and from usage errors (2). It
+ * wins over the failures code; a worker's or a master's own failure code wins over it. */
+#define APP_EXIT_THRESHOLDS 3
+
 /* Builds the app for options o and the loaded scenario (both borrowed; they must outlive
  * the app). Returns NULL with a one-line message in err and *exit_code set (1 for a bad
  * setting such as an unwritable --csv path or a relative URL without a host). */

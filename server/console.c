@@ -114,6 +114,44 @@ void console_percentiles(sbuf *out, stats *s, int name_width)
     sbuf_putc(out, '\n');
 }
 
+static void corrected_row(sbuf *out, const stats_entry *e, int name_width)
+{
+    sbuf_printf(out, "%-*s %-*s", TYPE_WIDTH, e->method, name_width, e->name);
+    for (int i = 0; i < STATS_NPCT; i++)
+        sbuf_printf(out, i ? " %6llu" : " %8llu",
+                    (unsigned long long)stats_us_to_ms(hist_percentile(&e->co_hist,
+                                                                      stats_percentiles[i])));
+    sbuf_printf(out, " %6llu\n", (unsigned long long)e->co_hist.count);
+}
+
+void console_open_model(sbuf *out, stats *s, int name_width)
+{
+    uint64_t started, late, dropped;
+    stats_iterations(s, &started, &late, &dropped);
+    if (!started && !dropped && !stats_total(s)->co_hist.count)
+        return;
+    sbuf_puts(out, "Response time percentiles from the intended start of each iteration "
+                   "(open model)\n");
+    sbuf_printf(out, "%-*s %-*s %8s", TYPE_WIDTH, "Type", name_width, "Name",
+                stats_percentile_labels[0]);
+    for (int i = 1; i < STATS_NPCT; i++)
+        sbuf_printf(out, " %6s", stats_percentile_labels[i]);
+    sbuf_printf(out, " %6s\n", "# reqs");
+    percentile_separator(out, name_width);
+    size_t n;
+    stats_entry *const *rows = stats_sorted(s, &n);
+    for (size_t i = 0; i < n; i++)
+        if (rows[i]->co_hist.count)
+            corrected_row(out, rows[i], name_width);
+    percentile_separator(out, name_width);
+    if (stats_total(s)->co_hist.count)
+        corrected_row(out, stats_total(s), name_width);
+    sbuf_printf(out, "Iterations: %llu started (%llu late: they waited for a free user), "
+                     "%llu dropped\n\n",
+                (unsigned long long)started, (unsigned long long)late,
+                (unsigned long long)dropped);
+}
+
 void console_error_report(sbuf *out, stats *s, int name_width)
 {
     size_t n;
@@ -138,6 +176,31 @@ void console_error_report(sbuf *out, stats *s, int name_width)
     sbuf_putc(out, '|');
     dashes(out, 80 + name_width - 19);
     sbuf_puts(out, "\n\n");
+}
+
+void console_thresholds(sbuf *out, const threshold_set *set)
+{
+    if (!set->n)
+        return;
+    size_t failed = threshold_failed_count(set);
+    int width = 0;
+    for (size_t i = 0; i < set->n; i++) {
+        int len = (int)strlen(set->v[i].text);
+        width = len > width ? len : width;
+    }
+    width = width > 50 ? 50 : width;
+    sbuf_printf(out, "Thresholds: %zu passed, %zu failed\n", set->n - failed, failed);
+    sbuf line = SBUF_INIT;
+    for (size_t i = 0; i < set->n; i++) {
+        const threshold *t = &set->v[i];
+        sbuf_reset(&line);
+        threshold_describe(t, &line);
+        const char *verdict = t->status == THRESHOLD_PASSED ? "passed"
+                              : t->status == THRESHOLD_FAILED ? "FAILED" : "ERROR";
+        sbuf_printf(out, "%-7s %-*s  %s\n", verdict, width, t->text, sbuf_str(&line));
+    }
+    sbuf_putc(out, '\n');
+    sbuf_free(&line);
 }
 
 /* ---- keys --------------------------------------------------------------------------- */

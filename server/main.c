@@ -85,14 +85,6 @@ static int from_har(const struct options *o)
     return rc;
 }
 
-/* Modes that later parts of cicada provide; refused clearly until then. */
-static const char *unsupported(const struct options *o)
-{
-    if (o->json)
-        return "--json is not available in this build of cicada";
-    return NULL;
-}
-
 /* --processes: forks the local workers. Returns the number of children started; in a
  * child, *is_child is set and the options say --worker to the parent's port. */
 static int fork_workers(struct options *o, pid_t *pids, int max, bool *is_child)
@@ -246,9 +238,6 @@ int main(int argc, char **argv)
 
     if (o.list_commands || o.show_task_ratio || o.show_task_ratio_json) {
         rc = print_info(&o, sc);
-    } else if (unsupported(&o)) {
-        fprintf(stderr, "cicada: error: %s\n", unsupported(&o));
-        rc = 1;
     } else {
         /* The scenario loaded: now the local workers (they get it from this master). */
         if (o.processes)

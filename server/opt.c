@@ -13,6 +13,7 @@
 
 #include "log.h"
 #include "sbuf.h"
+#include "threshold.h"
 #include "timespan.h"
 #include "xalloc.h"
 
@@ -36,6 +37,7 @@ enum kind {
     K_CONFIG,    /* --config FILE: command line only */
     K_REMOVED,   /* the step-load flags: always an error */
     K_ALIAS,     /* deprecated name of another option */
+    K_THRESHOLD, /* opt_list of thresholds, each checked (engine/threshold.h); repeatable */
 };
 
 enum group { G_COMMON, G_WEB, G_MASTER, G_WORKER, G_TAG, G_STATS, G_LOG, G_OTHER, G_CICADA };
@@ -98,6 +100,16 @@ static const struct optdef defs[] = {
     {.lng = "host", .shrt = 'H', .kind = K_NSTR, .off = F(host), .set = SET(set_host),
      .env = "LOCUST_HOST", .metavar = "HOST", .group = G_COMMON,
      .help = "Host to load test in the following format: http://10.21.32.33"},
+    {.lng = "stages", .kind = K_NSTR, .off = F(stages), .env = "CICADA_STAGES",
+     .metavar = "STAGES", .group = G_COMMON,
+     .help = "A load shape: stages DURATION:USERS:SPAWN_RATE[:Class+Class], comma-separated "
+             "(\"1m:10:5,5m:100:10,1m:0:10\"); the test ends after the last. Overrides the "
+             "scenario's \"stages\"."},
+    {.lng = "arrival-rate", .kind = K_FLOAT, .off = F(arrival_rate),
+     .env = "CICADA_ARRIVAL_RATE", .metavar = "RATE", .group = G_COMMON,
+     .help = "Open model: start RATE task iterations per second whatever the response times, "
+             "with users started as needed up to -u. Overrides the scenario's "
+             "\"arrival_rate\"."},
     {.lng = "users", .shrt = 'u', .kind = K_INT, .off = F(num_users), .set = SET(set_num_users),
      .min = 0, .max = INT_MAX, .env = "LOCUST_USERS", .metavar = "NUM_USERS", .dflt = "1",
      .group = G_COMMON,
@@ -234,6 +246,19 @@ static const struct optdef defs[] = {
      .help = "Store HTML report to file path specified"},
     {.lng = "json", .kind = K_FLAG, .off = F(json), .env = "LOCUST_JSON", .group = G_STATS,
      .help = "Prints the final stats in JSON format to stdout"},
+    {.lng = "threshold", .kind = K_THRESHOLD, .off = F(thresholds), .env = "CICADA_THRESHOLD",
+     .metavar = "THRESHOLD", .group = G_STATS,
+     .help = "A pass criterion, repeatable: [REQUEST:]METRIC OP VALUE [abort[=DELAY]], METRIC "
+             "being pN (p95, p99.9), avg or max in ms, fail_ratio or checks (the check pass "
+             "rate) as 0.01 or 1%, or rps (requests/s over the run); e.g. 'p95<500', "
+             "'GET /api/items:p99<800', 'fail_ratio<1%', 'rps>=100'. Added to the scenario's "
+             "\"thresholds\". A failed threshold, or one with no samples, makes the exit code "
+             "3; with abort the test ends as soon as it fails (checked every second after "
+             "DELAY, default 10s). See docs/scenario.md"},
+    {.lng = "junit", .kind = K_NSTR, .off = F(junit_file), .env = "CICADA_JUNIT",
+     .metavar = "JUNIT_FILE", .group = G_STATS,
+     .help = "Write a JUnit XML file at the end: a test case per threshold, and one for "
+             "request failures unless --exit-code-on-error is 0"},
 
     {.lng = "skip-log-setup", .kind = K_FLAG, .off = F(skip_log_setup),
      .env = "LOCUST_SKIP_LOG_SETUP", .group = G_LOG,
@@ -418,15 +443,16 @@ static void set_defaults(struct options *o)
 
 void opt_free(struct options *o)
 {
-    char **strs[] = {&o->locustfile, &o->config, &o->host, &o->web_host, &o->web_auth,
+    char **strs[] = {&o->locustfile, &o->config, &o->host, &o->stages, &o->web_host, &o->web_auth,
                      &o->tls_cert, &o->tls_key, &o->web_root, &o->master_bind_host,
                      &o->master_host, &o->csv_prefix, &o->html_file, &o->logfile,
-                     &o->demo_target, &o->from_har};
+                     &o->demo_target, &o->from_har, &o->junit_file};
     for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++)
         free(*strs[i]);
     list_free(&o->user_classes);
     list_free(&o->tags);
     list_free(&o->exclude_tags);
+    list_free(&o->thresholds);
     memset(o, 0, sizeof *o);
 }
 
@@ -449,6 +475,8 @@ struct ctx {
     size_t errlen;
     bool noticed[NDEFS];        /* deprecation lines already printed */
     bool layer_headful;         /* the source being applied set headful */
+    int layer;                  /* counts sources applied (layer_begin) */
+    int threshold_layer;        /* the source the thresholds come from */
     sbuf quote;                 /* scratch for quoted values in messages */
 };
 
@@ -693,7 +721,7 @@ static void reset(struct ctx *c, const struct optdef *d)
     case K_FLOAT: case K_STOPTIME:
         *(double *)f = *(const double *)df;
         break;
-    case K_LIST:
+    case K_LIST: case K_THRESHOLD:
         list_free((opt_list *)f);
         break;
     default:
@@ -739,6 +767,43 @@ static int apply_list(struct ctx *c, const struct where *w, const char *val, opt
     }
     list_move(f, &tmp);
     return 0;
+}
+
+/* Thresholds: one per --threshold, or in a file or variable one or a [list]. Each is
+ * checked here, so a typo is a usage error before anything starts. A source replaces the
+ * thresholds of lower ones; within one source they add up. */
+static int apply_threshold(struct ctx *c, const struct where *w, const char *val, opt_list *f)
+{
+    opt_list tmp = {0};
+    size_t bad;
+    int rc = 0;
+    if (w->src == SRC_CLI)
+        list_add(&tmp, val, strlen(val));
+    else if (parse_list(val, &tmp, &bad) != 0)
+        rc = wfail(c, w, true, OPT_EXIT_USAGE, "empty element in list %s", q(c, val));
+    for (int i = 0; i < tmp.n && rc == 0; i++) {
+        threshold t;
+        char msg[256];
+        size_t pos;
+        if (threshold_parse(tmp.v[i], &t, msg, sizeof msg, &pos) == 0) {
+            threshold_free(&t);
+            continue;
+        }
+        struct where at = *w;
+        if (w->src == SRC_FILE && tmp.n == 1 && val[0] != '[')
+            at.col += (int)pos;
+        rc = wfail(c, &at, true, OPT_EXIT_USAGE, "%s: %s (at character %zu)", q(c, tmp.v[i]),
+                   msg, pos + 1);
+    }
+    if (rc == 0) {
+        if (c->threshold_layer != c->layer)
+            list_free(f);
+        c->threshold_layer = c->layer;
+        for (int i = 0; i < tmp.n; i++)
+            list_add(f, tmp.v[i], strlen(tmp.v[i]));
+    }
+    list_free(&tmp);
+    return rc;
 }
 
 /* Stores one value of the option w->named. val is NULL for a bare flag; list carries the
@@ -794,6 +859,9 @@ static int apply(struct ctx *c, const struct where *w, const char *val, opt_list
     case K_LIST:
         rc = apply_list(c, w, val, list, (opt_list *)f);
         break;
+    case K_THRESHOLD:
+        rc = apply_threshold(c, w, val, (opt_list *)f);
+        break;
     case K_RUNTIME:
         if (timespan_parse(val, &secs) != 0)
             return wfail(c, w, false, OPT_EXIT_VALIDATION,
@@ -828,6 +896,7 @@ static int apply(struct ctx *c, const struct where *w, const char *val, opt_list
 static void layer_begin(struct ctx *c)
 {
     c->layer_headful = false;
+    c->layer++;
 }
 
 static void layer_end(struct ctx *c)
@@ -1361,4 +1430,7 @@ void opt_print_help(void *stream)
           "./locust.conf > ~/.locust.conf.\n", f);
     fputs("Deprecated names, still accepted with a notice: -c/--clients (-u), --hatch-rate (-r),\n"
           "--no-web (--headless), --slave (--worker), --expect-slaves (--expect-workers).\n", f);
+    fputs("\nExit codes: 0 a clean run; --exit-code-on-error (default 1) when a request failed "
+          "or a step\nraised an exception; 1 bad settings; 2 command-line errors; 3 a threshold "
+          "failed or had no\nsamples (this wins over the failures code).\n", f);
 }

@@ -21,6 +21,8 @@ struct options {
     char *locustfile;          /* -f/--locustfile; default "locustfile.json" */
     char *config;              /* --config */
     char *host;                /* -H/--host; NULL when not given */
+    char *stages;              /* --stages: a load shape, overriding the scenario's; or NULL */
+    double arrival_rate;       /* --arrival-rate: iterations/s (open model); 0 = not given */
     int num_users;             /* -u/--users (-c/--clients deprecated); see set_num_users */
     double spawn_rate;         /* -r/--spawn-rate (--hatch-rate deprecated) */
     int run_time;              /* -t/--run-time, whole seconds; 0 = no limit */
@@ -66,6 +68,9 @@ struct options {
     bool reset_stats;          /* --reset-stats */
     char *html_file;           /* --html */
     bool json;                 /* --json: final stats as JSON on stdout */
+    opt_list thresholds;       /* --threshold (cicada): pass criteria, each already checked
+                                * with threshold_parse */
+    char *junit_file;          /* --junit FILE (cicada): thresholds as JUnit XML */
     int max_names;             /* --max-names (cicada): distinct request names kept; 10000 */
 
     /* Logging */

@@ -106,6 +106,13 @@ static void report_data(sbuf *out, const report_input *in)
     history_write_json(in->history, &w, 0);
     json_key(&w, "tasks");
     statsjson_tasks(&w, in->scenario, in->runner, in->planned_users);
+    json_key(&w, "thresholds");
+    if (in->thresholds)
+        threshold_write_json(in->thresholds, &w);
+    else
+        json_put_raw(&w, "[]", 2);
+    json_key(&w, "generator");
+    statsjson_generator(&w, s, in->health, in->master);
     json_key(&w, "show_download_link");
     json_put_bool(&w, in->show_download_link);
     json_end_object(&w);

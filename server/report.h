@@ -12,6 +12,9 @@
 #include "sbuf.h"
 #include "scenario.h"
 #include "stats.h"
+#include "health.h"
+#include "master.h"
+#include "threshold.h"
 
 typedef struct report_input {
     stats *stats;
@@ -22,6 +25,9 @@ typedef struct report_input {
     unsigned planned_users;     /* for task ratios when no user runs */
     bool show_download_link;
     double now;
+    const threshold_set *thresholds; /* evaluated; NULL or empty: none */
+    const health *health;       /* the generator's measurements; may be NULL */
+    master *master;             /* workers' CPU on a master; may be NULL */
 } report_input;
 
 /* Appends the report to out. Returns 0, or -1 when this build lacks the report template

@@ -32,6 +32,36 @@ static void put_safe_name(json_writer *w, const char *name)
     sbuf_free(&b);
 }
 
+/* "timings": per phase its average and percentiles in milliseconds with three decimals
+ * (phases are often well under a millisecond); null when no request had a breakdown. */
+static void put_timings(json_writer *w, const stats_entry *e)
+{
+    static const double ps[3] = {0.50, 0.95, 0.99};
+    static const char *const pk[3] = {"p50", "p95", "p99"};
+    json_key(w, "timings");
+    if (!e->timing.count) {
+        json_put_null(w);
+        return;
+    }
+    json_begin_object(w);
+    json_key(w, "count");
+    json_put_uint(w, e->timing.count);
+    for (int p = 0; p < STATS_NPHASES; p++) {
+        uint64_t v[3];
+        stats_phase_percentiles_us(e, p, ps, 3, v);
+        json_key(w, stats_phase_names[p]);
+        json_begin_object(w);
+        json_key(w, "avg");
+        json_put_decimal(w, stats_phase_avg_ms(e, p), 3);
+        for (int k = 0; k < 3; k++) {
+            json_key(w, pk[k]);
+            json_put_decimal(w, (double)v[k] / 1000.0, 3);
+        }
+        json_end_object(w);
+    }
+    json_end_object(w);
+}
+
 /* Row values use six decimals: a fast form (a table has hundreds of rows, polled by
  * every open dashboard) that loses only noise; the top-level figures are exact. */
 void statsjson_row(json_writer *w, stats *s, const stats_entry *e, double now)
@@ -76,6 +106,20 @@ void statsjson_row(json_writer *w, stats *s, const stats_entry *e, double now)
     json_put_decimal(w, stats_total_fail_per_sec(s, e), 6);
     json_key(w, "avg_content_length");
     json_put_decimal(w, stats_avg_content_length(e), 6);
+    put_timings(w, e);
+    if (e->co_hist.count) {
+        /* Open model: the same percentiles measured from each iteration's intended start
+         * (what a user arriving on time would have waited). */
+        static const double cps[] = {0.5, 0.95, 0.99};
+        static const char *const keys[] = {"0.5", "0.95", "0.99"};
+        json_key(w, "intended_start_percentiles");
+        json_begin_object(w);
+        for (int i = 0; i < 3; i++) {
+            json_key(w, keys[i]);
+            json_put_uint(w, stats_us_to_ms(hist_percentile(&e->co_hist, cps[i])));
+        }
+        json_end_object(w);
+    }
     json_end_object(w);
 }
 
@@ -108,7 +152,47 @@ static void put_current_pct(json_writer *w, const stats_entry *e, double now, do
         json_put_null(w);
 }
 
-void statsjson_requests(json_writer *w, stats *s, const runner *r, master *m, double now)
+void statsjson_generator(json_writer *w, stats *s, const health *h, master *m)
+{
+    uint64_t started, late, dropped;
+    stats_iterations(s, &started, &late, &dropped);
+    double worker_peak = 0;
+    if (m) {
+        master_worker_info info[256];
+        size_t nw = master_workers(m, info, sizeof info / sizeof info[0]);
+        for (size_t i = 0; i < nw && i < sizeof info / sizeof info[0]; i++)
+            if (info[i].cpu > worker_peak)
+                worker_peak = info[i].cpu;
+    }
+    char why[256] = "";
+    bool limited = h && health_limited(h, late, dropped, worker_peak, why, sizeof why);
+    json_begin_object(w);
+    json_key(w, "cpu_percent");
+    json_put_decimal(w, h ? h->cpu_now : 0, 1);
+    json_key(w, "cpu_percent_peak");
+    json_put_decimal(w, h ? h->cpu_peak : 0, 1);
+    json_key(w, "loop_lag_ms");
+    json_put_decimal(w, h ? h->lag_now_ms : 0, 1);
+    json_key(w, "loop_lag_ms_peak");
+    json_put_decimal(w, h ? h->lag_peak_ms : 0, 1);
+    json_key(w, "iterations");
+    json_put_uint(w, started);
+    json_key(w, "iterations_late");
+    json_put_uint(w, late);
+    json_key(w, "iterations_dropped");
+    json_put_uint(w, dropped);
+    json_key(w, "limited");
+    json_put_bool(w, limited);
+    json_key(w, "reason");
+    if (limited)
+        json_put_string(w, why);
+    else
+        json_put_null(w);
+    json_end_object(w);
+}
+
+void statsjson_requests(json_writer *w, stats *s, const runner *r, master *m,
+                        const threshold_set *thresholds, const health *h, double now)
 {
     stats_entry *total = stats_total(s);
     json_begin_object(w);
@@ -151,6 +235,13 @@ void statsjson_requests(json_writer *w, stats *s, const runner *r, master *m, do
     json_put_uint(w, r ? runner_user_count(r) : 0);
     json_key(w, "worker_count");
     json_put_uint(w, m ? master_worker_count(m) : 0);
+    json_key(w, "generator");
+    statsjson_generator(w, s, h, m);
+    json_key(w, "thresholds");
+    if (thresholds)
+        threshold_write_json(thresholds, w);
+    else
+        json_put_raw(w, "[]", 2);
     if (m) {
         /* As Locust's: one object per worker, plus where it runs and when it last spoke. */
         master_worker_info info[256];

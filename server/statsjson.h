@@ -3,17 +3,25 @@
 #ifndef CICADA_STATSJSON_H
 #define CICADA_STATSJSON_H
 
+#include "health.h"
 #include "json.h"
 #include "master.h"
 #include "runner.h"
 #include "scenario.h"
 #include "stats.h"
+#include "threshold.h"
 
 /* Most rows and errors /stats/requests lists, as Locust (the CSVs have everything). */
 #define STATSJSON_MAX_ROWS 500
 
-/* The whole /stats/requests object. runner may be NULL (then state "ready", 0 users). */
-void statsjson_requests(json_writer *w, stats *s, const runner *r, master *m, double now);
+/* The whole /stats/requests object. runner may be NULL (then state "ready", 0 users);
+ * thresholds may be NULL (an empty "thresholds" array). */
+void statsjson_requests(json_writer *w, stats *s, const runner *r, master *m,
+                        const threshold_set *thresholds, const health *h, double now);
+
+/* The "generator" object: CPU, loop lag, the open model's iterations and whether the
+ * generator limited the test (h may be NULL: nothing measured). */
+void statsjson_generator(json_writer *w, stats *s, const health *h, master *m);
 
 /* One row of "stats" (also the report's rows). */
 void statsjson_row(json_writer *w, stats *s, const stats_entry *e, double now);

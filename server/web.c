@@ -240,6 +240,8 @@ static void on_index(web *w, struct httpd_req *req)
     json_end_array(&j);
     json_key(&j, "class_picker");
     json_put_bool(&j, w->env.class_picker);
+    json_key(&j, "open_model");
+    json_put_bool(&j, w->env.open_model);
     json_key(&j, "is_distributed");
     json_put_bool(&j, w->env.master != NULL);
     json_key(&j, "full_history");
@@ -283,7 +285,8 @@ static void on_stats_requests(web *w, struct httpd_req *req)
         sbuf_reset(&w->stats_cache);
         json_writer j;
         json_writer_init(&j, &w->stats_cache);
-        statsjson_requests(&j, w->env.stats, w->env.runner, w->env.master, now);
+        statsjson_requests(&j, w->env.stats, w->env.runner, w->env.master, w->env.thresholds,
+                           w->env.health, now);
         w->stats_cache_at = now;
         w->stats_cache_ok = true;
     }

@@ -10,11 +10,13 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "health.h"
 #include "history.h"
 #include "master.h"
 #include "runner.h"
 #include "scenario.h"
 #include "stats.h"
+#include "threshold.h"
 
 typedef struct web web;
 
@@ -25,6 +27,8 @@ typedef struct web_env {
     stats *stats;
     runner *runner;
     master *master;             /* a master's worker table, or NULL when local */
+    const health *health;       /* the generator's own measurements, or NULL */
+    bool open_model;            /* tests follow an arrival rate (extra percentiles) */
     history *history;
     scenario *scenario;
     /* settings */
@@ -52,6 +56,8 @@ typedef struct web_env {
     const char *(*current_host)(void *app);
     /* Writes the HTML report into out. */
     void (*report)(void *app, void *out_sbuf, bool download);
+    /* The test's thresholds, evaluated by the app every second (NULL: none). */
+    const threshold_set *thresholds;
 } web_env;
 
 /* Starts serving. Returns NULL with one line in err ("bind 0.0.0.0:8089: Address already

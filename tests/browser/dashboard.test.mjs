@@ -343,6 +343,36 @@ async function mainScenario(ctx, webPort, demoPort, errors) {
             assert.equal(got.rps[0].label, 'RPS');
             return `RPS ${got.rps[0].points} points, ${got.per.length} names`;
         }],
+        ['Timings tab: a row per name, phases adding up to the response time; the picker shows percentiles', async () => {
+            await showTab(page, 'timings');
+            const rows = await until('rows in #timings-table', async () => {
+                const r = await tableRows(page, '#timings-table');
+                return r.length >= 3 && r[r.length - 1].cls === 'total' ? r : null;
+            });
+            const agg = rows[rows.length - 1];
+            assert.equal(agg.cells.name, 'Aggregated');
+            for (const r of rows.slice(0, -1))
+                assert.ok(DEMO_NAMES.has(r.cells.name), `unexpected name in #timings-table: ${r.cells.name}`);
+            const phases = ['dns', 'connect', 'tls', 'ttfb', 'transfer'];
+            for (const k of phases)
+                assert.match(agg.cells[k], /^\d+\.\d{3}$/, `Aggregated ${k} is "${agg.cells[k]}"`);
+            assert.ok(Number(agg.cells.count) > 0, `Aggregated # Requests is ${agg.cells.count}`);
+            const sum = phases.reduce((s, k) => s + Number(agg.cells[k]), 0);
+            const rt = Number(agg.cells.response_time);
+            assert.ok(Math.abs(sum - rt) <= 0.006,
+                      `the phases add up to ${sum.toFixed(3)} ms, the average response time is ${rt} ms`);
+            fs.mkdirSync(SHOTS, {recursive: true});
+            await page.screenshot({path: path.join(SHOTS, 'dashboard-timings.png'), fullPage: true});
+            await page.selectOption('#timings-stat', 'p95');
+            const p95 = await until('95th percentiles in #timings-table', async () => {
+                const r = await tableRows(page, '#timings-table');
+                const last = r[r.length - 1];
+                return last && /^\d+$/.test(last.cells.response_time) ? last : null;
+            });
+            await page.selectOption('#timings-stat', 'avg');
+            return `${rows.length - 1} names; Aggregated ${phases.map((k) => agg.cells[k]).join(' + ')} ` +
+                `= ${rt} ms; 95%: ttfb ${p95.cells.ttfb} ms, response time ${p95.cells.response_time} ms`;
+        }],
         ['Edit the running test to 5 users', async () => {
             await page.click('#edit-test');
             await until('the Edit dialog', () => page.locator('#update-swarm').isVisible());

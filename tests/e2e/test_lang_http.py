@@ -126,7 +126,7 @@ def test_client_cert_paths_are_checked_at_load(runs):
     r = runs.results["cert"]
     assert r.rc == 1, r
     pos = text_pos(runs.bad_text, '"nope.pem"')
-    assert r.err == f'cicada: error: cert.json:{pos}: cannot read "./nope.pem"\n'
+    assert r.err == f'cicada: error: cert.json:{pos}: ./nope.pem: cannot read: No such file or directory\n'
 
 
 def test_templated_requests_keep_their_own_timeout(runs):

@@ -15,7 +15,7 @@ SCENARIO = {"users": [{"name": "U", "wait_time": 0.05, "tasks": [
 
 REPORT_KEYS = {"title", "locustfile", "host", "start_time", "end_time", "duration", "stats",
                "response_times", "failures", "exceptions", "history", "tasks",
-               "show_download_link"}
+               "thresholds", "generator", "show_download_link"}
 
 
 class _Refs(HTMLParser):

@@ -40,7 +40,7 @@ TOP_FLOATS = ["current_rps", "current_fail_per_sec", "total_rps", "total_fail_pe
               "fail_ratio", "total_avg_response_time"]
 TOP_KEYS = {"stats", "errors", *TOP_FLOATS, "current_response_time_percentile_50",
             "current_response_time_percentile_95", "current_response_time_percentiles",
-            "state", "user_count", "worker_count"}
+            "state", "user_count", "worker_count", "thresholds", "generator"}
 
 HISTORY_COLUMNS = ["time", "user_count", "current_rps", "current_fail_per_sec",
                    "response_time_percentile_0.5", "response_time_percentile_0.95",
@@ -72,8 +72,10 @@ def key(row):
 
 
 def check_row_types(row):
-    expected = {"method", "name", "safe_name", *ROW_INTS, *ROW_FLOATS}
+    expected = {"method", "name", "safe_name", *ROW_INTS, *ROW_FLOATS, "timings"}
     assert set(row) == expected, set(row) ^ expected
+    # cicada's own; test_timings.py checks what it holds.
+    assert row["timings"] is None or isinstance(row["timings"], dict), row
     assert isinstance(row["method"], str) and isinstance(row["name"], str)
     for k in ROW_INTS:
         assert type(row[k]) is int, (k, row)
@@ -121,6 +123,14 @@ def test_rows_keys_types_and_order(dash):
     assert doc["current_response_time_percentiles"] == {
         "response_time_percentile_0.5": p50, "response_time_percentile_0.95": p95}
     assert (doc["state"], doc["user_count"], doc["worker_count"]) == ("running", 3, 0)
+    # A light closed-model run: measured, and not limited by the generator.
+    gen = doc["generator"]
+    assert set(gen) == {"cpu_percent", "cpu_percent_peak", "loop_lag_ms", "loop_lag_ms_peak",
+                        "iterations", "iterations_late", "iterations_dropped", "limited",
+                        "reason"}
+    assert 0 <= gen["cpu_percent"] <= gen["cpu_percent_peak"]
+    assert (gen["iterations"], gen["iterations_late"], gen["iterations_dropped"]) == (0, 0, 0)
+    assert (gen["limited"], gen["reason"]) == (False, None)
 
     # The failing endpoint's error, in Locust's wording, counted once per failure.
     assert doc["errors"] == [{

@@ -584,6 +584,88 @@ static void test_pool_keeps_idle_connections(void **state)
         call_free(&k[i]);
 }
 
+/* ---- timing breakdown ---------------------------------------------------------------- */
+
+static uint64_t phase_sum(const uint64_t *p)
+{
+    uint64_t sum = 0;
+    for (int i = 0; i < HTTP_NPHASES; i++)
+        sum += p[i];
+    return sum;
+}
+
+/* Phases from libcurl's cumulative times: {namelookup, connect, appconnect, pretransfer,
+ * starttransfer, total} -> {dns, connect, tls, ttfb, transfer}. */
+static void test_phases_arithmetic(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *what;
+        http_times t;
+        uint64_t want[HTTP_NPHASES];
+    } cases[] = {
+        {"new http connection", {50, 150, 0, 160, 5160, 5200}, {50, 100, 0, 5010, 40}},
+        {"new https connection", {50, 150, 2150, 2160, 7150, 7200}, {50, 100, 2000, 5000, 50}},
+        {"reused connection: no connect, no TLS", {5, 0, 0, 20, 5020, 5060},
+         {5, 0, 0, 5015, 40}},
+        {"connection refused: the rest is connect", {50, 0, 0, 0, 0, 300}, {50, 250, 0, 0, 0}},
+        {"name not resolved: all dns", {0, 0, 0, 0, 0, 700}, {700, 0, 0, 0, 0}},
+        {"TLS handshake failed", {50, 150, 0, 0, 0, 900}, {50, 100, 750, 0, 0}},
+        {"read timeout: the rest is ttfb", {50, 150, 0, 160, 0, 150000},
+         {50, 100, 0, 149850, 0}},
+        {"body cut short: the rest is transfer", {50, 150, 0, 160, 5160, 9000},
+         {50, 100, 0, 5010, 3840}},
+        /* Redirects: curl adds the hops' times up, and a sum can pass a later point. */
+        {"redirect http -> https", {100, 300, 2250, 2260, 9000, 9500},
+         {100, 200, 1950, 6750, 500}},
+        {"out of order: clamped, still adds up", {400, 300, 0, 350, 200, 1000},
+         {400, 0, 0, 0, 600}},
+        {"nothing at all", {0, 0, 0, 0, 0, 0}, {0, 0, 0, 0, 0}},
+        {"a point past the total", {50, 150, 0, 160, 9999, 5000}, {50, 100, 0, 4850, 0}},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        uint64_t got[HTTP_NPHASES];
+        http_phases(&cases[i].t, got);
+        for (int p = 0; p < HTTP_NPHASES; p++)
+            if (got[p] != cases[i].want[p])
+                fail_msg("%s: phase %d = %llu, want %llu", cases[i].what, p,
+                         (unsigned long long)got[p], (unsigned long long)cases[i].want[p]);
+        assert_int_equal(phase_sum(got), (uint64_t)cases[i].t.total);
+    }
+}
+
+/* Real transfers: the phases add up to rt_us; a new connection spends time connecting,
+ * a reused one none, and a slow answer is time to first byte. */
+static void test_phases_of_real_requests(void **state)
+{
+    (void)state;
+    struct call k;
+    call_init(&k, 1);
+    http_req ok = get("/ok"), slow = get("/slow?ms=60");
+    const http_result *r = fetch(&k, &ok);
+    assert_int_equal(r->status, 200);
+    assert_int_equal(phase_sum(r->phase_us), (uint64_t)r->rt_us);
+    assert_true(r->phase_us[HTTP_CONNECT] > 0);
+    assert_int_equal(r->phase_us[HTTP_TLS], 0);
+    r = fetch(&k, &slow);
+    assert_int_equal(r->status, 200);
+    assert_int_equal(phase_sum(r->phase_us), (uint64_t)r->rt_us);
+    assert_int_equal(r->phase_us[HTTP_CONNECT], 0);
+    if (r->phase_us[HTTP_TTFB] < 55000)
+        fail_msg("ttfb %llu us for a 60 ms answer", (unsigned long long)r->phase_us[HTTP_TTFB]);
+    /* A read timeout leaves the time waited in ttfb. */
+    http_req slower = get("/slow?ms=1000");
+    slower.timeout_ms = 100;
+    r = fetch(&k, &slower);
+    assert_int_equal(r->code, CURLE_OPERATION_TIMEDOUT);
+    assert_int_equal(phase_sum(r->phase_us), (uint64_t)r->rt_us);
+    if (r->phase_us[HTTP_TTFB] < 90000 || r->phase_us[HTTP_TRANSFER] != 0)
+        fail_msg("timed out: ttfb %llu us, transfer %llu us",
+                 (unsigned long long)r->phase_us[HTTP_TTFB],
+                 (unsigned long long)r->phase_us[HTTP_TRANSFER]);
+    call_free(&k);
+}
+
 /* ---- cookies ------------------------------------------------------------------------- */
 
 static void test_cookies(void **state)
@@ -638,6 +720,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_shared_connections, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pool_keeps_idle_connections, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cookies, setup, teardown),
+        cmocka_unit_test(test_phases_arithmetic),
+        cmocka_unit_test_setup_teardown(test_phases_of_real_requests, setup, teardown),
     };
     return cmocka_run_group_tests(tests, tgt_start, tgt_stop);
 }

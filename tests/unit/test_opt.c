@@ -1293,7 +1293,7 @@ static void test_config_keys(void **state)
     size_t n = 0;
     while (opt_config_key(n))
         n++;
-    assert_int_equal(n, 46);
+    assert_int_equal(n, 52);
     assert_string_equal(opt_config_key(0), "locustfile");
     assert_string_equal(opt_config_key(n - 1), "demo-target");
     assert_null(opt_config_key(n + 100));
@@ -1304,6 +1304,43 @@ static void test_config_keys(void **state)
         for (size_t j = 0; j < sizeof not / sizeof not[0]; j++)
             assert_string_not_equal(k, not[j]);
     }
+}
+
+/* --threshold adds one each time and checks the syntax; a file or variable gives one or a
+ * [list], several lines of one file add up, and a higher source replaces a lower one's. */
+static void test_thresholds(void **state)
+{
+    struct fx *fx = *state;
+    OK(fx, "--threshold", "p95<500", "--threshold=GET /a, b:p99<800", "--threshold",
+       "fail_ratio<1% abort=5s");
+    assert_list(&fx->o.thresholds, 3, "p95<500", "GET /a, b:p99<800", "fail_ratio<1% abort=5s");
+    OK(fx, "--junit", "out.xml");
+    assert_string_equal(fx->o.junit_file, "out.xml");
+    assert_int_equal(fx->o.thresholds.n, 0);
+
+    FAIL(fx, OPT_EXIT_USAGE, "argument --threshold: 'p95<abc': expected a number after the "
+         "comparison (at character 5)", "--threshold", "p95<abc");
+    FAIL(fx, OPT_EXIT_USAGE, "argument --threshold: expected one argument", "--threshold");
+
+    write_file(fx->cwd_conf, "threshold = [p95<500, rps>=10]\nthreshold = checks>=0.9\n");
+    OK(fx, NULL);
+    assert_list(&fx->o.thresholds, 3, "p95<500", "rps>=10", "checks>=0.9");
+    OK_ENV(fx, ENV("CICADA_THRESHOLD=max<1s"), NULL);
+    assert_list(&fx->o.thresholds, 1, "max<1s");
+    OK_ENV(fx, ENV("CICADA_THRESHOLD=max<1s"), "--threshold", "avg<5", "--threshold", "p50<1");
+    assert_list(&fx->o.thresholds, 2, "avg<5", "p50<1");
+
+    write_file(fx->cwd_conf, "threshold = p95 < 5 parsecs\n");
+    run(fx, NULL, ARGS(NULL));
+    assert_int_equal(fx->rc, OPT_EXIT_USAGE);
+    char want[300];
+    snprintf(want, sizeof want, "%s:1:21: threshold: 'p95 < 5 parsecs': unknown option "
+             "\"parsecs\" (the option is abort or abort=DELAY) (at character 9)", fx->cwd_conf);
+    assert_string_equal(fx->err, want);
+    write_file(fx->cwd_conf, "");
+    FAIL_ENV(fx, ENV("CICADA_THRESHOLD=[p95<1, nope<2]"), OPT_EXIT_USAGE,
+             "CICADA_THRESHOLD: 'nope<2': unknown metric \"nope\": use pN (p50, p95, p99.9), "
+             "avg, max, fail_ratio, rps or checks (at character 1)", NULL);
 }
 
 /* conf/locust.conf documents every key, in --help order, each as "# key = default" on its
@@ -1388,6 +1425,7 @@ int main(void)
         T(test_headful_and_false_flags),
         T(test_validation),
         T(test_help),
+        T(test_thresholds),
         T(test_config_keys),
         T(test_example_conf),
     };

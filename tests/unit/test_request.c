@@ -383,10 +383,14 @@ static void test_templated_url(void **state)
     assert_null(r->name);
     unsetenv("CICADA_REQUEST_TEST");
 
-    /* the "METHOD /url" string is taken as it is */
+    /* the "METHOD /url" string is a template too, named as written */
     r = ok("`GET /x/{{n}}`");
+    assert_true(r->dynamic);
+    assert_string_equal(render(r->url_tpl), "/x/5");
+    assert_string_equal(r->name, "/x/{{n}}");
+    r = ok("`GET /x/{{'{{'}}`");
     assert_false(r->dynamic);
-    assert_string_equal(r->url, "/x/{{n}}");
+    assert_string_equal(r->url, "/x/{{");
 }
 
 static void test_templated_query(void **state)

@@ -276,7 +276,8 @@ static void test_unknown_keys(void **state)
     hole(AT_TOP, "\"hots\": \"http://h\"", "\"hots\"",
          "unknown key \"hots\" in scenario (did you mean \"host\"?)");
     hole(AT_TOP, "\"version\": 2", "\"version\"",
-         "unknown key \"version\" in scenario (expected one of: description, host, data, users)");
+         "unknown key \"version\" in scenario (expected one of: description, host, data, users, "
+         "stages, arrival_rate, thresholds)");
 
     hole(AT_CLASS, "\"wieght\": 1", "\"wieght\"",
          "unknown key \"wieght\" in user class (did you mean \"weight\"?)");

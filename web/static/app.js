@@ -7,7 +7,9 @@
  *               #worker-count (distributed only), #rps (current_rps, 2 decimals),
  *               #fail-ratio (fail_ratio x 100, rounded; the "%" is outside the element),
  *               #connection-lost (badge shown while the server does not answer),
- *               #action-error (why Stop or Reset stats failed, for a few seconds)
+ *               #action-error (why Stop or Reset stats failed, for a few seconds),
+ *               #thresholds-verdict ("2 of 3 passed", data-verdict="passed|failed"; its
+ *               box shows only when the test has thresholds)
  *   buttons     #new-test (ready/stopped), #edit-test and #stop (spawning/running),
  *               #reset-stats
  *   dialog      #swarm-dialog holding #swarm-form, one form for both uses: title #swarm-title
@@ -19,13 +21,16 @@
  *               on failure; #swarm-close closes it (so does Escape). The dialog is not
  *               modal, and it opens by itself when the page loads in state "ready"
  *               (#new-test still works then)
- *   tabs        buttons [data-tab="stats|charts|failures|exceptions|ratio|download|workers|
- *               logs"] (also #tab-button-<name>, aria-selected="true" when shown), panels
+ *   tabs        buttons [data-tab="stats|charts|timings|failures|exceptions|ratio|download|
+ *               workers|logs"] (also #tab-button-<name>, aria-selected="true" when shown), panels
  *               #tab-<name>; the workers tab shows only when distributed; the URL fragment
  *               (#charts ...) keeps the tab over a reload; #failures-count and
  *               #exceptions-count are the badges on their tabs
- *   tables      #stats-table, #failures-table, #exceptions-table, #workers-table; click a
- *               header (th[data-sortkey]) to sort; the Aggregated row has class "total"
+ *   tables      #stats-table, #thresholds-table (above it, only with thresholds),
+ *               #timings-table, #failures-table, #exceptions-table,
+ *               #workers-table; click a header (th[data-sortkey]) to sort; the Aggregated
+ *               row has class "total"
+ *   timings     #timings-stat picks what the phase columns show (avg, p50, p95, p99)
  *   charts      canvases #chart-rps, #chart-response-times, #chart-users, #chart-per-name
  *   ratio       #script (the scenario file), #ratio-per-class, #ratio-total
  *   downloads   #download-stats-csv, #download-full-history-csv (only with full history),
@@ -41,8 +46,8 @@
     var $ = function (id) { return document.getElementById(id); };
     var isNum = function (v) { return typeof v === 'number' && isFinite(v); };
 
-    var TABS = ['stats', 'charts', 'failures', 'exceptions', 'ratio', 'download', 'workers',
-                'logs'];
+    var TABS = ['stats', 'charts', 'timings', 'failures', 'exceptions', 'ratio', 'download',
+                'workers', 'logs'];
     var RUNNING = ['spawning', 'running'];
     var BUSY = ['spawning', 'running', 'stopping', 'cleanup'];
 
@@ -175,7 +180,7 @@
         return function (r) { return r[key] === null || r[key] === undefined ? '' : r[key]; };
     };
 
-    var statsTable = new UI.SortableTable($('stats-table'), [
+    var statsColumns = [
         {key: 'method', label: 'Type', fmt: str('method')},
         {key: 'name', label: 'Name', fmt: str('name'), cls: 'name'},
         {key: 'num_requests', label: '# Requests', num: true,
@@ -202,12 +207,30 @@
          fmt: function (r) { return fmt2(r.current_rps); }},
         {key: 'current_fail_per_sec', label: 'Current Failures/s', num: true,
          fmt: function (r) { return fmt2(r.current_fail_per_sec); }}
-    ], {pinLast: UI.isAggregated, emptyText: 'No requests yet.'});
+    ];
+    if (cfg.open_model) {
+        /* Open model: the 99th percentile from each iteration's intended start, beside the
+         * measured one, so a slow target cannot hide behind fewer requests. */
+        var fromIntended = function (r) {
+            var p = r.intended_start_percentiles;
+            return p && isNum(p['0.99']) ? p['0.99'] : null;
+        };
+        statsColumns.splice(7, 0, {key: 'intended_p99', label: '99%ile from intended start (ms)',
+                                   num: true, sortValue: fromIntended,
+                                   fmt: function (r) { return fmtInt(fromIntended(r)); }});
+    }
+    var statsTable = new UI.SortableTable($('stats-table'), statsColumns,
+                                          {pinLast: UI.isAggregated, emptyText: 'No requests yet.'});
 
     function p99(r) {
         return isNum(r.ninety_ninth_response_time) ? r.ninety_ninth_response_time :
             r['response_time_percentile_0.99'];
     }
+
+    var timingStat = UI.TIMING_STATS[0].key;
+    var timingsTable = new UI.SortableTable(
+        $('timings-table'), UI.timingColumns(function () { return timingStat; }),
+        {pinLast: UI.isAggregated, emptyText: 'No requests yet.'});
 
     var failuresTable = new UI.SortableTable($('failures-table'), UI.failureColumns,
                                              {emptyText: 'No failures.'});
@@ -231,6 +254,22 @@
          fmt: function (r) { return UI.fmtFixed(r.heartbeat_age, 1); }}
     ], {emptyText: 'No workers connected.'});
 
+    /* Says when the load generator, not the target, is the limit (CPU, loop lag, or
+     * iterations that could not start on time). */
+    function renderGenerator(g) {
+        var box = $('generator-warning');
+        var on = !!(g && g.limited);
+        box.hidden = !on;
+        var text = on ? 'The load generator, not the target, is limiting this test: ' +
+            g.reason + '.' : '';
+        if (g && (g.iterations || g.iterations_dropped))
+            text += (text ? ' ' : '') + 'Open model: ' + fmtInt(g.iterations) +
+                ' iterations started, ' + fmtInt(g.iterations_late) + ' late, ' +
+                fmtInt(g.iterations_dropped) + ' dropped.';
+        box.hidden = !text;
+        setText('generator-warning', text);
+    }
+
     function renderCpuWarning(workers) {
         var hot = workers.filter(function (w) {
             return w.state !== 'missing' && w.cpu_usage > CPU_WARNING;
@@ -241,6 +280,21 @@
                 hot.join(', ') + (hot.length === 1 ? ' is' : ' are') + ' above ' +
                 CPU_WARNING + '% CPU: the load generator, not the target, may be the ' +
                 'bottleneck: add workers rather than users.' : '');
+    }
+
+    var thresholdsTable = new UI.SortableTable($('thresholds-table'), UI.thresholdColumns);
+    function renderThresholds(list) {
+        list = Array.isArray(list) ? list : [];
+        $('thresholds-box').hidden = !list.length;
+        $('thresholds-panel').hidden = !list.length;
+        if (!list.length)
+            return;
+        var measured = list.some(function (t) { return t.status; });
+        var ok = list.every(function (t) { return t.status === 'passed'; });
+        setText('thresholds-verdict', measured ? UI.thresholdSummary(list) : 'not measured');
+        $('thresholds-verdict').setAttribute('data-verdict',
+                                             !measured ? '' : ok ? 'passed' : 'failed');
+        thresholdsTable.render(list);
     }
 
     function setCount(id, n) {
@@ -263,9 +317,12 @@
             setText('rps', isNum(rps) ? rps.toFixed(2) : '0.00');
             setText('fail-ratio', String(Math.round((isNum(d.fail_ratio) ? d.fail_ratio : 0) * 100)));
             statsTable.render(d.stats);
+            renderThresholds(d.thresholds);
+            timingsTable.render(d.stats);
             var errors = Array.isArray(d.errors) ? d.errors : [];
             failuresTable.render(errors);
             setCount('failures-count', errors.length);
+            renderGenerator(d.generator);
             if (cfg.is_distributed) {
                 var workers = Array.isArray(d.workers) ? d.workers : [];
                 setText('worker-count', String(isNum(d.worker_count) ? d.worker_count :
@@ -557,6 +614,11 @@
         $('download-full-history-item').hidden = !cfg.full_history;
         setupClassPicker();
         statsTable.render([]);
+        timingsTable.render([]);
+        UI.timingStatSelect($('timings-stat'), function (key) {
+            timingStat = key;
+            timingsTable.render(timingsTable.rows);
+        });
         failuresTable.render([]);
         exceptionsTable.render([]);
         workersTable.render([]);

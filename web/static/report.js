@@ -556,6 +556,105 @@
     ];
 
     /* ---------------------------------------------------------------------------------
+     * The timing breakdown: a row's "timings" (docs/api.md) as one column per phase, each
+     * showing the statistic stat() names, then the whole response time's figure for the
+     * same statistic. Phase averages add up to the average response time; percentiles
+     * of phases do not add up, which is why the choice is one statistic at a time. */
+    UI.TIMING_STATS = [
+        {key: 'avg', label: 'Averages'},
+        {key: 'p50', label: 'Medians'},
+        {key: 'p95', label: '95th percentiles'},
+        {key: 'p99', label: '99th percentiles'}
+    ];
+    var PHASES = [
+        {key: 'dns', label: 'DNS', title: 'Name resolution'},
+        {key: 'connect', label: 'Connect', title: 'TCP connect; 0 on a reused connection'},
+        {key: 'tls', label: 'TLS',
+         title: 'TLS handshake; 0 without TLS or on a reused connection'},
+        {key: 'ttfb', label: 'Time to first byte',
+         title: 'Connection ready to the first byte of the answer: sending the request ' +
+                'and the server\u2019s wait'},
+        {key: 'transfer', label: 'Transfer', title: 'First byte of the answer to the last'}
+    ];
+    /* The row's response-time key for each statistic. */
+    var RT_KEYS = {avg: 'avg_response_time', p50: 'median_response_time',
+                   p95: 'response_time_percentile_0.95',
+                   p99: 'response_time_percentile_0.99'};
+
+    UI.fmtMs3 = function (v) {
+        return isNum(v) ? v.toFixed(3) : '';
+    };
+
+    /* Columns for a SortableTable of /stats/requests rows; stat() returns one of
+     * UI.TIMING_STATS' keys. */
+    UI.timingColumns = function (stat) {
+        var phase = function (key) {
+            return function (r) {
+                var p = r.timings && r.timings[key];
+                var v = p ? p[stat()] : null;
+                return isNum(v) ? v : null;
+            };
+        };
+        var rt = function (r) {
+            var v = r[RT_KEYS[stat()]];
+            return isNum(v) ? v : null;
+        };
+        return [
+            {key: 'method', label: 'Method', fmt: text('method')},
+            {key: 'name', label: 'Name', fmt: text('name'), cls: 'name'},
+            {key: 'count', label: '# Requests', num: true,
+             title: 'Requests with a timing breakdown',
+             sortValue: function (r) { return r.timings ? r.timings.count : null; },
+             fmt: function (r) { return r.timings ? UI.fmtInt(r.timings.count) : ''; }}
+        ].concat(PHASES.map(function (p) {
+            var get = phase(p.key);
+            return {key: p.key, label: p.label + ' (ms)', num: true, title: p.title,
+                    sortValue: get, fmt: function (r) { return UI.fmtMs3(get(r)); }};
+        }), [
+            {key: 'response_time', label: 'Response time (ms)', num: true,
+             title: 'The whole response time, same statistic: the phases\u2019 averages ' +
+                    'add up to its average',
+             sortValue: rt,
+             fmt: function (r) {
+                 return stat() === 'avg' ? UI.fmtMs3(rt(r)) : UI.fmtInt(rt(r));
+             }}
+        ]);
+    };
+
+    /* Fills a <select> with UI.TIMING_STATS and calls onChange(key) when it changes. */
+    UI.timingStatSelect = function (select, onChange) {
+        UI.TIMING_STATS.forEach(function (s) {
+            select.appendChild(el('option', {value: s.key, text: s.label}));
+        });
+        select.value = UI.TIMING_STATS[0].key;
+        select.addEventListener('change', function () { onChange(select.value); });
+    };
+
+    /* ---------------------------------------------------------------------------------
+     * Thresholds (the "thresholds" array of /stats/requests and of the report's data). */
+    UI.thresholdVerdict = function (t) {
+        return t.status === 'passed' ? 'passed' : t.status === 'failed' ? 'FAILED' :
+            t.status === 'error' ? 'no samples' : 'not measured';
+    };
+    UI.thresholdColumns = [
+        {key: 'status', label: 'Verdict', fmt: UI.thresholdVerdict,
+         cellClass: function (t) {
+             return t.status === 'passed' ? 'good' : t.status ? 'bad' : '';
+         }},
+        {key: 'threshold', label: 'Threshold', fmt: text('threshold'), cls: 'name'},
+        {key: 'text', label: 'Measured', fmt: text('text'), cls: 'wrap'},
+        {key: 'abort_on_fail', label: 'Abort', title: 'Ends the test as soon as it fails',
+         fmt: function (t) { return t.aborted ? 'ended the test' : t.abort_on_fail ? 'yes' : ''; }}
+    ];
+    /* "2 of 3 passed", or "" without thresholds. */
+    UI.thresholdSummary = function (list) {
+        if (!Array.isArray(list) || !list.length)
+            return '';
+        var passed = list.filter(function (t) { return t.status === 'passed'; }).length;
+        return passed + ' of ' + list.length + ' passed';
+    };
+
+    /* ---------------------------------------------------------------------------------
      * The HTML report. */
     function renderReport(data) {
         var $ = function (id) { return document.getElementById(id); };
@@ -571,8 +670,23 @@
         $('report-script').textContent = data.locustfile || '';
         $('report-download').hidden = !data.show_download_link;
 
+        var thresholds = Array.isArray(data.thresholds) ? data.thresholds : [];
+        $('report-thresholds-section').hidden = !thresholds.length;
+        $('report-thresholds-summary').textContent = UI.thresholdSummary(thresholds);
+        new SortableTable($('report-thresholds'), UI.thresholdColumns).render(thresholds);
+
+        var gen = data.generator || {};
+        var genText = gen.limited ? 'The load generator, not the target, limited this test: ' +
+            gen.reason + '.' : '';
+        if (gen.iterations || gen.iterations_dropped)
+            genText += (genText ? ' ' : '') + 'Open model: ' + UI.fmtTrunc(gen.iterations) +
+                ' iterations started, ' + UI.fmtTrunc(gen.iterations_late) + ' late, ' +
+                UI.fmtTrunc(gen.iterations_dropped) + ' dropped.';
+        $('report-generator').hidden = !genText;
+        $('report-generator').textContent = genText;
+
         var pin = {pinLast: UI.isAggregated};
-        new SortableTable($('report-stats'), [
+        var statsColumns = [
             {key: 'method', label: 'Method', fmt: text('method')},
             {key: 'name', label: 'Name', fmt: text('name'), cls: 'name'},
             {key: 'num_requests', label: '# Requests', num: true,
@@ -591,7 +705,17 @@
              fmt: function (r) { return UI.fmtFixed(r.total_rps, 1); }},
             {key: 'total_fail_per_sec', label: 'Failures/s', num: true,
              fmt: function (r) { return UI.fmtFixed(r.total_fail_per_sec, 1); }}
-        ], pin).render(data.stats);
+        ];
+        var rows = Array.isArray(data.stats) ? data.stats : [];
+        var intended = function (r) {
+            var p = r.intended_start_percentiles;
+            return p && isNum(p['0.99']) ? p['0.99'] : null;
+        };
+        if (rows.some(function (r) { return intended(r) !== null; }))
+            statsColumns.splice(5, 0, {key: 'intended_p99', label: '99%ile from intended start (ms)',
+                                       num: true, sortValue: intended,
+                                       fmt: function (r) { return UI.fmtTrunc(intended(r)); }});
+        new SortableTable($('report-stats'), statsColumns, pin).render(rows);
 
         var rts = Array.isArray(data.response_times) ? data.response_times : [];
         var keys = [];
@@ -614,6 +738,20 @@
                     fmt: function (r) { return UI.fmtTrunc(get(r)); }};
         }));
         new SortableTable($('report-response-times'), rtCols, pin).render(rts);
+
+        var timed = (Array.isArray(data.stats) ? data.stats : []).filter(function (r) {
+            return r && r.timings;
+        });
+        $('report-timings-section').hidden = !timed.length;
+        var timingStat = UI.TIMING_STATS[0].key;
+        var timings = new SortableTable($('report-timings'),
+                                        UI.timingColumns(function () { return timingStat; }),
+                                        pin);
+        timings.render(timed);
+        UI.timingStatSelect($('report-timings-stat'), function (key) {
+            timingStat = key;
+            timings.render(timings.rows);
+        });
 
         var failures = Array.isArray(data.failures) ? data.failures : [];
         $('report-failures-section').hidden = !failures.length;
