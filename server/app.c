@@ -46,6 +46,7 @@ struct app {
     shape cli_shape;        /* --stages */
     const shape *shape;     /* the load shape tests follow (--stages or the scenario's), or NULL */
     arrival cli_arrival;    /* --arrival-rate */
+    char *workload;         /* the dashboard's note on the shape or rate, or NULL */
     const arrival *arrival; /* the open model tests follow, or NULL */
     char *history_csv;      /* PREFIX_stats_history.csv with --csv-full-history (owned) */
     ev_periodic tick;       /* every whole second: snapshots, history, CSV rows */
@@ -464,6 +465,7 @@ static int start_web(app *a, char *err, size_t errlen)
         .master = a->master,
         .health = &a->health,
         .open_model = a->arrival != NULL,
+        .workload = a->workload,
         .history = a->history,
         .scenario = a->sc,
         .host = o->web_host,
@@ -514,6 +516,7 @@ static void app_free(app *a)
     free(a->history_csv);
     free(a->host);
     shape_free(&a->cli_shape);
+    free(a->workload);
     arrival_free(&a->cli_arrival);
     threshold_set_free(&a->thresholds);
     free(a);
@@ -597,6 +600,20 @@ app *app_new(struct options *o, scenario *sc, char *err, size_t errlen, int *exi
     } else if (sc->arrival.on && !cli.n) {
         a->arrival = &sc->arrival;
     }
+    sbuf note = SBUF_INIT;
+    if (a->arrival && a->arrival->stages.n)
+        sbuf_printf(&note, "This test follows an arrival rate (open model): %d stages over %g s. "
+                           "The number of users is the cap on users; the spawn rate is not "
+                           "used.", a->arrival->stages.n, arrival_length(a->arrival));
+    else if (a->arrival)
+        sbuf_printf(&note, "This test follows an arrival rate (open model): %g iterations per "
+                           "second. The number of users is the cap on users; the spawn rate is "
+                           "not used.", a->arrival->start_rate);
+    else if (a->shape)
+        sbuf_printf(&note, "This test follows a load shape: %d stages over %g s. The number of "
+                           "users and the spawn rate are not used.", a->shape->n, a->shape->total);
+    a->workload = note.len ? sbuf_take(&note) : NULL;
+    sbuf_free(&note);
     a->o = o;
     a->sc = sc;
     a->loop = ev_default_loop(EVFLAG_AUTO);

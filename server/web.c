@@ -242,6 +242,11 @@ static void on_index(web *w, struct httpd_req *req)
     json_put_bool(&j, w->env.class_picker);
     json_key(&j, "open_model");
     json_put_bool(&j, w->env.open_model);
+    json_key(&j, "workload");
+    if (w->env.workload)
+        json_put_string(&j, w->env.workload);
+    else
+        json_put_null(&j);
     json_key(&j, "is_distributed");
     json_put_bool(&j, w->env.master != NULL);
     json_key(&j, "full_history");

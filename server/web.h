@@ -29,6 +29,7 @@ typedef struct web_env {
     master *master;             /* a master's worker table, or NULL when local */
     const health *health;       /* the generator's own measurements, or NULL */
     bool open_model;            /* tests follow an arrival rate (extra percentiles) */
+    const char *workload;       /* how tests started here run ("a load shape: ..."), or NULL */
     history *history;
     scenario *scenario;
     /* settings */

@@ -14,7 +14,8 @@ SCENARIO = {"users": [
     {"name": "V", "weight": 1, "wait_time": 1, "tasks": [{"request": "GET /ok"}]}]}
 
 BLOB_KEYS = {"version", "host", "num_users", "spawn_rate", "run_time", "state", "locustfile",
-             "classes", "class_picker", "is_distributed", "full_history", "open_model"}
+             "classes", "class_picker", "is_distributed", "full_history", "open_model",
+             "workload"}
 
 JS_TYPES = ("text/javascript", "application/javascript")
 
@@ -56,7 +57,7 @@ def test_index_with_settings(dash):
         "version": doc["version"], "host": dash["target"].url, "num_users": 3,
         "spawn_rate": 2, "run_time": "60s", "state": "ready", "locustfile": "s.json",
         "classes": ["U", "V"], "class_picker": False, "is_distributed": False,
-        "full_history": False, "open_model": False}
+        "full_history": False, "open_model": False, "workload": None}
 
 
 def test_index_without_settings(dash):

@@ -431,6 +431,9 @@
                 'Spawn rate (users started/second)');
         $('start-fields').hidden = edit;
         $('start-fields').disabled = edit;
+        /* A load shape or an arrival rate decides the test: say what the fields mean. */
+        $('workload-note').hidden = edit || !cfg.workload;
+        setText('workload-note', cfg.workload || '');
         $('start-swarm').hidden = edit;
         $('update-swarm').hidden = !edit;
         showError(null);
