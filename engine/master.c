@@ -59,6 +59,7 @@ struct master {
     bool *slot_taken;
     ev_timer check;
     ev_timer stop_deadline;
+    ev_timer converge;      /* moves users toward the plan at the spawn rate */
     sbuf out;
     bool open;              /* an open-model test: workers get shares of a rate */
     double open_began;
@@ -368,6 +369,64 @@ static void remote_open(void *data, const arrival *a, unsigned max_users)
     send_arrivals(m, runner_dispatch(m->r));
 }
 
+/* Moves what the workers run toward the dispatcher's map, starting and stopping at most
+ * floor(spawn rate) users each per second: a ramp's iteration fits at once, and a
+ * rebalance (a worker joined, or one is lost and the others take over its users) goes at
+ * the spawn rate instead of all at once. Wakes again each second until the map is met. */
+static void converge(master *m)
+{
+    const dispatch *d = runner_dispatch(m->r);
+    size_t nc = dispatch_class_count(d);
+    double rate = runner_spawn_rate(m->r);
+    unsigned budget = rate >= 1 ? (rate > 1e6 ? 1000000u : (unsigned)rate) : 1;
+    unsigned adds = budget, dels = budget;
+    bool pending = false;
+    unsigned *row = xcalloc(nc + 1, sizeof *row);
+    for (size_t k = 0; k < dispatch_worker_count(d); k++) {
+        mworker *w = find(m, dispatch_worker_id(d, k));
+        if (!w || !live(w))
+            continue;
+        const unsigned *want = dispatch_worker_users(d, k);
+        if (!w->sent)
+            w->sent = xcalloc(nc, sizeof *w->sent);
+        bool fresh = w->test_sent != m->test, any = false;
+        for (size_t c = 0; c < nc; c++) {
+            row[c] = w->sent[c];
+            if (want[c] > row[c]) {
+                unsigned take = want[c] - row[c] < adds ? want[c] - row[c] : adds;
+                row[c] += take;
+                adds -= take;
+            } else if (want[c] < row[c]) {
+                unsigned take = row[c] - want[c] < dels ? row[c] - want[c] : dels;
+                row[c] -= take;
+                dels -= take;
+            }
+            pending |= row[c] != want[c];
+            any |= row[c] > 0;
+        }
+        if (memcmp(row, w->sent, nc * sizeof *row) == 0 && !(fresh && any))
+            continue;
+        memcpy(w->sent, row, nc * sizeof *row);
+        send_spawn(m, w, d, row);
+    }
+    free(row);
+    ev_timer_stop(m->loop, &m->converge);
+    if (pending) {
+        ev_timer_set(&m->converge, 1.0, 0.);
+        ev_timer_start(m->loop, &m->converge);
+    }
+}
+
+static void converge_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+    (void)loop;
+    (void)revents;
+    master *m = M_OF(t, converge);
+    if (m->r && !m->open &&
+        (runner_state(m->r) == RUNNER_SPAWNING || runner_state(m->r) == RUNNER_RUNNING))
+        converge(m);
+}
+
 static void plan(void *data, const dispatch *d)
 {
     master *m = data;
@@ -375,24 +434,13 @@ static void plan(void *data, const dispatch *d)
         send_arrivals(m, d);
         return;
     }
-    size_t nc = dispatch_class_count(d);
-    for (size_t k = 0; k < dispatch_worker_count(d); k++) {
-        mworker *w = find(m, dispatch_worker_id(d, k));
-        if (!w || !live(w))
-            continue;
-        const unsigned *row = dispatch_worker_users(d, k);
-        if (w->sent && w->test_sent == m->test && memcmp(w->sent, row, nc * sizeof *row) == 0)
-            continue;
-        if (!w->sent)
-            w->sent = xcalloc(nc, sizeof *w->sent);
-        memcpy(w->sent, row, nc * sizeof *row);
-        send_spawn(m, w, d, row);
-    }
+    converge(m);
 }
 
 static void all_stopped(master *m)
 {
     ev_timer_stop(m->loop, &m->stop_deadline);
+    ev_timer_stop(m->loop, &m->converge);
     m->open = false;
     for (size_t i = 0; i < m->nw; i++) {
         free(m->w[i]->sent);
@@ -424,6 +472,7 @@ static void check_stopped(master *m)
 static void remote_stop(void *data)
 {
     master *m = data;
+    ev_timer_stop(m->loop, &m->converge);
     for (size_t i = 0; i < m->nw; i++) {
         mworker *w = m->w[i];
         if (!live(w))
@@ -856,6 +905,7 @@ master *master_new(struct ev_loop *loop, stats *s, const scenario *sc, const mas
     m->check.repeat = 1.0;
     ev_timer_again(loop, &m->check);
     ev_init(&m->stop_deadline, stop_deadline_cb);
+    ev_init(&m->converge, converge_cb);
     log_info(LOGGER, "Master listening for workers at %s", m->endpoint);
     return m;
 }
@@ -873,6 +923,7 @@ void master_free(master *m)
         return;
     ev_timer_stop(m->loop, &m->check);
     ev_timer_stop(m->loop, &m->stop_deadline);
+    ev_timer_stop(m->loop, &m->converge);
     zsock_close(&m->z, 1000);
     zmq_ctx_term(m->ctx);
     while (m->nw)

@@ -940,32 +940,19 @@ int runner_remove_worker(runner *r, const char *id, char *err, size_t errlen)
         snprintf(err, errlen, "no worker \"%s\"", id);
         return -1;
     }
-    if (r->state != RUNNER_SPAWNING && r->state != RUNNER_RUNNING)
-        return dispatch_remove_worker(r->disp, id, err, errlen);
-    /* The others keep what they run and take over the lost users at the spawn rate: a
-     * new dispatcher over them is filled to the users left at once, then ramps. */
-    unsigned left = dispatch_user_count(r->disp) - dispatch_worker_total(r->disp, w);
     if (dispatch_remove_worker(r->disp, id, err, errlen))
         return -1;
-    if (dispatch_worker_count(r->disp) == 0)
-        return 0;
-    dispatch *d = make_dispatch(r, err, errlen);
-    if (!d)
-        return -1;
-    dispatch_start(d, left, 1e9, NULL, 0, err, errlen);
-    while (dispatch_next(d, NULL))
-        ;
-    if (dispatch_start(d, r->target, r->rate, NULL, 0, err, errlen)) {
-        dispatch_free(d);
-        return -1;
-    }
-    dispatch_free(r->disp);
-    r->disp = d;
-    r->state = RUNNER_SPAWNING;
-    ev_timer_stop(r->loop, &r->spawn_timer);
-    ev_timer_set(&r->spawn_timer, 0., 0.);
-    ev_timer_start(r->loop, &r->spawn_timer);
+    /* The plan now spreads every user over the others; the master moves them there at the
+     * spawn rate (a ramp in progress sends it with its next iteration). */
+    if ((r->state == RUNNER_SPAWNING || r->state == RUNNER_RUNNING) &&
+        dispatch_worker_count(r->disp) > 0 && !dispatch_in_progress(r->disp))
+        apply_map(r);
     return 0;
+}
+
+double runner_spawn_rate(const runner *r)
+{
+    return r->rate;
 }
 
 void runner_remote_stopped(runner *r)

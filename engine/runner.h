@@ -140,12 +140,16 @@ void runner_arm_run_time(runner *r, double seconds);
  * previous test is still stopping. */
 int runner_set_counts(runner *r, const unsigned *counts, char *err, size_t errlen);
 
-/* A master: a worker joined. Its share comes from a rebalance of the running test at once
- * (users move; the total stays). Returns -1 with err for a duplicate id. */
+/* A master: a worker joined. The plan is recomputed over all workers; the remote plan hook
+ * gets the new map (the master moves users toward it at the spawn rate). Returns -1 with
+ * err for a duplicate id. */
 int runner_add_worker(runner *r, const char *id, char *err, size_t errlen);
-/* A master: a worker left or went missing with `lost` users. In a running test the others
- * take over its users at the spawn rate. Returns -1 with err for an unknown id. */
+/* A master: a worker left or went missing. The plan is recomputed over the others, which
+ * take over its users (the master moves them at the spawn rate). Returns -1 with err for
+ * an unknown id. */
 int runner_remove_worker(runner *r, const char *id, char *err, size_t errlen);
+/* The spawn rate of the latest ramp (a master paces rebalancing with it). */
+double runner_spawn_rate(const runner *r);
 /* A master: every worker has stopped its users (after the remote stop hook). */
 void runner_remote_stopped(runner *r);
 /* The dispatcher (a master reads the plan and the worker list from it). */

@@ -577,6 +577,54 @@ def test_killed_worker_goes_missing_and_its_users_move(cicada, make_target):
     assert w.rc == 0, w
 
 
+def test_rebalancing_goes_at_the_spawn_rate(cicada, make_target):
+    """A lost worker's users are started on the other at the spawn rate, not all at once,
+    and a worker that joins takes its share the same way while the total holds."""
+    t = make_target()
+    cicada.write("u.json", BY_WORKER)
+    proc, port, d = start_master(cicada, "-f", "u.json", "-H", t.url, web=True)
+    workers = [start_worker(cicada, port) for _ in range(2)]
+    wait_workers(d, 2)
+    assert d.post("/swarm", data={"user_count": 10, "spawn_rate": 100}).status_code == 200
+    d.wait_for(lambda x: sorted(w["user_count"] for w in x["workers"]) == [5, 5], 5,
+               "10 users split 5/5")
+    # The same users, now at 2 per second: what rebalancing will go at.
+    assert d.post("/swarm", data={"user_count": 10, "spawn_rate": 2}).status_code == 200
+    d.wait_state("running", 5)
+
+    victim, survivor = workers
+    os.kill(victim.pid, signal.SIGKILL)
+    seen = set()
+    d.wait_for(lambda x: seen.add(by_pid(x)[survivor.pid]["user_count"]) or
+               by_pid(x)[survivor.pid]["user_count"] == 10, MISSING_WITHIN + 8,
+               "the survivor running all 10 users")
+    # 5 users at 2/s take about 3 s: heartbeats (1 s) see steps between 5 and 10.
+    assert seen & {6, 7, 8, 9}, sorted(seen)
+
+    joiner = start_worker(cicada, port)
+    seen_new, totals = set(), set()
+
+    def step(x):
+        live = [w for w in x["workers"] if w["state"] != "missing"]
+        if len(live) != 2:
+            return False
+        counts = sorted(w["user_count"] for w in live)
+        seen_new.add(counts[0])
+        totals.add(sum(counts))
+        return counts == [5, 5]
+
+    d.wait_for(step, 10, "the joiner taking half the users")
+    assert seen_new & {1, 2, 3, 4}, sorted(seen_new)
+    # Users move: one stops where one starts, so the total stays near 10 throughout.
+    assert min(totals) >= 8, sorted(totals)
+
+    assert d.get("/stop").status_code == 200
+    d.wait_state("stopped", 5)
+    res = d.stop_process()
+    assert_clean_exit(res, codes=(0,))
+    wait_exit([survivor, joiner], 5)
+
+
 def test_paused_worker_self_heals_and_a_leaving_worker_hands_over(cicada, make_target):
     """SIGSTOP: the worker goes missing, its users move; SIGCONT: it heartbeats again and
     the users are shared again. SIGTERM: the worker stops its users, reports and quits, and
