@@ -256,14 +256,38 @@ void master_test_start(master *m, const master_test *t)
     }
 }
 
+/* The first spawn order of a test to a worker carries the test: its share of the data,
+ * the settings and every file the scenario read. */
+static void put_test(master *m, const mworker *w, json_writer *j)
+{
+    if (w->test_sent == m->test)
+        return;
+    json_key(j, "data_slot");
+    json_put_uint(j, w->slot >= 0 ? (uint64_t)w->slot : 0);
+    json_key(j, "data_slots");
+    json_put_uint(j, w->slot >= 0 ? m->slots : 1);
+    json_key(j, "settings");
+    json_put_raw(j, m->settings.s, m->settings.len);
+    json_key(j, "main");
+    json_put_string(j, m->main_paths);
+    json_key(j, "files");
+    json_put_raw(j, m->files.s, m->files.len);
+}
+
+/* A spawn order's common fields; the caller adds the counts (or the arrival rate). */
+static void begin_spawn(master *m, json_writer *j)
+{
+    wire_begin(j, &m->out, WIRE_SPAWN);
+    json_key(j, "test");
+    json_put_uint(j, m->test);
+    json_key(j, "stop_timeout");
+    json_put_double(j, m->stop_timeout);
+}
+
 static void send_spawn(master *m, mworker *w, const dispatch *d, const unsigned *row)
 {
     json_writer j;
-    wire_begin(&j, &m->out, WIRE_SPAWN);
-    json_key(&j, "test");
-    json_put_uint(&j, m->test);
-    json_key(&j, "stop_timeout");
-    json_put_double(&j, m->stop_timeout);
+    begin_spawn(m, &j);
     json_key(&j, "counts");
     json_begin_object(&j);
     size_t nc = dispatch_class_count(d);
@@ -272,18 +296,7 @@ static void send_spawn(master *m, mworker *w, const dispatch *d, const unsigned 
         json_put_uint(&j, row[c]);
     }
     json_end_object(&j);
-    if (w->test_sent != m->test) {
-        json_key(&j, "data_slot");
-        json_put_uint(&j, w->slot >= 0 ? (uint64_t)w->slot : 0);
-        json_key(&j, "data_slots");
-        json_put_uint(&j, w->slot >= 0 ? m->slots : 1);
-        json_key(&j, "settings");
-        json_put_raw(&j, m->settings.s, m->settings.len);
-        json_key(&j, "main");
-        json_put_string(&j, m->main_paths);
-        json_key(&j, "files");
-        json_put_raw(&j, m->files.s, m->files.len);
-    }
+    put_test(m, w, &j);
     wire_end(&j);
     send_to(m, w);
     w->test_sent = m->test;
@@ -303,11 +316,7 @@ static void send_arrivals(master *m, const dispatch *d)
             continue;
         unsigned cap = (unsigned)((m->open_cap + n - 1 - k) / n); /* the first get the rest */
         json_writer j;
-        wire_begin(&j, &m->out, WIRE_SPAWN);
-        json_key(&j, "test");
-        json_put_uint(&j, m->test);
-        json_key(&j, "stop_timeout");
-        json_put_double(&j, m->stop_timeout);
+        begin_spawn(m, &j);
         json_key(&j, "counts");
         json_begin_object(&j);
         json_end_object(&j);
@@ -339,18 +348,7 @@ static void send_arrivals(master *m, const dispatch *d)
         json_put_double(&j, ev_now(m->loop) - m->open_began);
         json_key(&j, "max_users");
         json_put_uint(&j, cap ? cap : 1);
-        if (w->test_sent != m->test) {
-            json_key(&j, "data_slot");
-            json_put_uint(&j, w->slot >= 0 ? (uint64_t)w->slot : 0);
-            json_key(&j, "data_slots");
-            json_put_uint(&j, w->slot >= 0 ? m->slots : 1);
-            json_key(&j, "settings");
-            json_put_raw(&j, m->settings.s, m->settings.len);
-            json_key(&j, "main");
-            json_put_string(&j, m->main_paths);
-            json_key(&j, "files");
-            json_put_raw(&j, m->files.s, m->files.len);
-        }
+        put_test(m, w, &j);
         wire_end(&j);
         send_to(m, w);
         w->test_sent = m->test;
@@ -908,6 +906,15 @@ master *master_new(struct ev_loop *loop, stats *s, const scenario *sc, const mas
     ev_init(&m->converge, converge_cb);
     log_info(LOGGER, "Master listening for workers at %s", m->endpoint);
     return m;
+}
+
+double master_worker_cpu_peak(const master *m)
+{
+    double peak = 0;
+    for (size_t i = 0; i < m->nw; i++)
+        if (live(m->w[i]) && m->w[i]->cpu > peak)
+            peak = m->w[i]->cpu;
+    return peak;
 }
 
 void master_quit_workers(master *m)

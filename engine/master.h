@@ -87,6 +87,9 @@ unsigned master_worker_count(const master *m);
  * are. Strings are owned by the master, valid until the next loop iteration. */
 size_t master_workers(master *m, master_worker_info *out, size_t max);
 
+/* The highest CPU % a live worker reported in its last heartbeat (0 without workers). */
+double master_worker_cpu_peak(const master *m);
+
 /* Sends quit to every worker (the master is ending). */
 void master_quit_workers(master *m);
 

@@ -772,14 +772,7 @@ static void generator_verdict(app *a, sbuf *b)
 {
     uint64_t started, late, dropped;
     stats_iterations(a->stats, &started, &late, &dropped);
-    double worker_peak = 0;
-    if (a->master) {
-        master_worker_info info[256];
-        size_t n = master_workers(a->master, info, sizeof info / sizeof info[0]);
-        for (size_t i = 0; i < n && i < sizeof info / sizeof info[0]; i++)
-            if (info[i].cpu > worker_peak)
-                worker_peak = info[i].cpu;
-    }
+    double worker_peak = a->master ? master_worker_cpu_peak(a->master) : 0;
     char why[256];
     if (health_limited(&a->health, late, dropped, worker_peak, why, sizeof why))
         sbuf_printf(b, "Generator: the load generator, not the target, limited this test: "

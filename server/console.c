@@ -85,18 +85,25 @@ static void percentile_separator(sbuf *out, int name_width)
     sbuf_putc(out, '\n');
 }
 
-static void percentile_row(sbuf *out, const stats_entry *e, int name_width)
+/* One row of percentiles: of the measured times, or (corrected) of the times from each
+ * open-model iteration's intended start, which may exceed the measured maximum. */
+static void percentile_row(sbuf *out, const stats_entry *e, int name_width, bool corrected)
 {
     sbuf_printf(out, "%-*s %-*s", TYPE_WIDTH, e->method, name_width, e->name);
-    for (int i = 0; i < STATS_NPCT; i++)
-        sbuf_printf(out, i ? " %6llu" : " %8llu",
-                    (unsigned long long)stats_us_to_ms(stats_percentile_us(e, stats_percentiles[i])));
-    sbuf_printf(out, " %6llu\n", (unsigned long long)e->num_requests);
+    for (int i = 0; i < STATS_NPCT; i++) {
+        double p = stats_percentiles[i];
+        uint64_t us = corrected ? hist_percentile(&e->co_hist, p) : stats_percentile_us(e, p);
+        sbuf_printf(out, i ? " %6llu" : " %8llu", (unsigned long long)stats_us_to_ms(us));
+    }
+    sbuf_printf(out, " %6llu\n",
+                (unsigned long long)(corrected ? e->co_hist.count : e->num_requests));
 }
 
-void console_percentiles(sbuf *out, stats *s, int name_width)
+/* A titled table of percentiles, one row per entry with samples, then Aggregated. */
+static void percentile_table(sbuf *out, stats *s, int name_width, const char *title,
+                             bool corrected)
 {
-    sbuf_puts(out, "Response time percentiles (approximated)\n");
+    sbuf_puts(out, title);
     sbuf_printf(out, "%-*s %-*s %8s", TYPE_WIDTH, "Type", name_width, "Name",
                 stats_percentile_labels[0]);
     for (int i = 1; i < STATS_NPCT; i++)
@@ -106,22 +113,18 @@ void console_percentiles(sbuf *out, stats *s, int name_width)
     size_t n;
     stats_entry *const *rows = stats_sorted(s, &n);
     for (size_t i = 0; i < n; i++)
-        if (rows[i]->hist.count)
-            percentile_row(out, rows[i], name_width);
+        if ((corrected ? rows[i]->co_hist.count : rows[i]->hist.count) > 0)
+            percentile_row(out, rows[i], name_width, corrected);
     percentile_separator(out, name_width);
-    if (stats_total(s)->hist.count)
-        percentile_row(out, stats_total(s), name_width);
-    sbuf_putc(out, '\n');
+    const stats_entry *total = stats_total(s);
+    if ((corrected ? total->co_hist.count : total->hist.count) > 0)
+        percentile_row(out, total, name_width, corrected);
 }
 
-static void corrected_row(sbuf *out, const stats_entry *e, int name_width)
+void console_percentiles(sbuf *out, stats *s, int name_width)
 {
-    sbuf_printf(out, "%-*s %-*s", TYPE_WIDTH, e->method, name_width, e->name);
-    for (int i = 0; i < STATS_NPCT; i++)
-        sbuf_printf(out, i ? " %6llu" : " %8llu",
-                    (unsigned long long)stats_us_to_ms(hist_percentile(&e->co_hist,
-                                                                      stats_percentiles[i])));
-    sbuf_printf(out, " %6llu\n", (unsigned long long)e->co_hist.count);
+    percentile_table(out, s, name_width, "Response time percentiles (approximated)\n", false);
+    sbuf_putc(out, '\n');
 }
 
 void console_open_model(sbuf *out, stats *s, int name_width)
@@ -130,22 +133,8 @@ void console_open_model(sbuf *out, stats *s, int name_width)
     stats_iterations(s, &started, &late, &dropped);
     if (!started && !dropped && !stats_total(s)->co_hist.count)
         return;
-    sbuf_puts(out, "Response time percentiles from the intended start of each iteration "
-                   "(open model)\n");
-    sbuf_printf(out, "%-*s %-*s %8s", TYPE_WIDTH, "Type", name_width, "Name",
-                stats_percentile_labels[0]);
-    for (int i = 1; i < STATS_NPCT; i++)
-        sbuf_printf(out, " %6s", stats_percentile_labels[i]);
-    sbuf_printf(out, " %6s\n", "# reqs");
-    percentile_separator(out, name_width);
-    size_t n;
-    stats_entry *const *rows = stats_sorted(s, &n);
-    for (size_t i = 0; i < n; i++)
-        if (rows[i]->co_hist.count)
-            corrected_row(out, rows[i], name_width);
-    percentile_separator(out, name_width);
-    if (stats_total(s)->co_hist.count)
-        corrected_row(out, stats_total(s), name_width);
+    percentile_table(out, s, name_width, "Response time percentiles from the intended start "
+                                         "of each iteration (open model)\n", true);
     sbuf_printf(out, "Iterations: %llu started (%llu late: they waited for a free user), "
                      "%llu dropped\n\n",
                 (unsigned long long)started, (unsigned long long)late,

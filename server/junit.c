@@ -1,11 +1,10 @@
 #include "junit.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
+
+#include "outfile.h"
 
 /* Length of the valid UTF-8 sequence at p (at most n bytes), or 0. */
 static size_t utf8_len(const unsigned char *p, size_t n)
@@ -141,49 +140,14 @@ void junit_render(sbuf *out, const junit_input *in)
 
 int junit_write(const char *path, const junit_input *in, char *err, size_t errlen)
 {
-    sbuf b = SBUF_INIT, tmp = SBUF_INIT;
+    sbuf b = SBUF_INIT;
     junit_render(&b, in);
-    sbuf_printf(&tmp, "%s.tmp%ld", path, (long)getpid());
-    int rc = -1;
-    int fd = open(sbuf_str(&tmp), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        snprintf(err, errlen, "--junit %s: %s", path, strerror(errno));
-        goto out;
-    }
-    for (size_t done = 0; done < b.len;) {
-        ssize_t k = write(fd, b.s + done, b.len - done);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k < 0) {
-            snprintf(err, errlen, "--junit %s: %s", path, strerror(errno));
-            close(fd);
-            unlink(sbuf_str(&tmp));
-            goto out;
-        }
-        done += (size_t)k;
-    }
-    if (fsync(fd) != 0 || close(fd) != 0 || rename(sbuf_str(&tmp), path) != 0) {
-        snprintf(err, errlen, "--junit %s: %s", path, strerror(errno));
-        unlink(sbuf_str(&tmp));
-        goto out;
-    }
-    rc = 0;
-out:
-    sbuf_free(&tmp);
+    int rc = outfile_write("--junit", path, b.s, b.len, err, errlen);
     sbuf_free(&b);
     return rc;
 }
 
 int junit_check_path(const char *path, char *err, size_t errlen)
 {
-    bool existed = access(path, F_OK) == 0;
-    int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        snprintf(err, errlen, "--junit %s: %s", path, strerror(errno));
-        return -1;
-    }
-    close(fd);
-    if (!existed)
-        unlink(path);
-    return 0;
+    return outfile_check("--junit", path, err, errlen);
 }

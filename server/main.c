@@ -156,6 +156,20 @@ static void reap_workers(pid_t *pids, int n)
         }
 }
 
+/* Runs a test (or a worker, sc NULL) to its end; returns the exit code. */
+static int run(struct options *o, scenario *sc)
+{
+    char err[1024];
+    int rc;
+    app *a = app_new(o, sc, err, sizeof err, &rc);
+    if (!a) {
+        fprintf(stderr, "cicada: error: %s\n", err);
+        return rc;
+    }
+    app_run(a);
+    return app_finish(a);
+}
+
 int main(int argc, char **argv)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -203,13 +217,7 @@ int main(int argc, char **argv)
         nchildren = fork_workers(&o, pids, (int)(sizeof pids / sizeof pids[0]), &is_child);
     if (o.worker) {
         /* A worker needs no files: the master sends them with the test. */
-        app *a = app_new(&o, NULL, err, sizeof err, &rc);
-        if (!a) {
-            fprintf(stderr, "cicada: error: %s\n", err);
-        } else {
-            app_run(a);
-            rc = app_finish(a);
-        }
+        rc = run(&o, NULL);
         reap_workers(pids, nchildren);
         opt_free(&o);
         log_close();
@@ -244,24 +252,12 @@ int main(int argc, char **argv)
             nchildren = fork_workers(&o, pids, (int)(sizeof pids / sizeof pids[0]), &is_child);
         if (is_child) {
             scenario_free(sc);
-            app *w = app_new(&o, NULL, err, sizeof err, &rc);
-            if (w) {
-                app_run(w);
-                rc = app_finish(w);
-            } else {
-                fprintf(stderr, "cicada: error: %s\n", err);
-            }
+            rc = run(&o, NULL);
             opt_free(&o);
             log_close();
             return rc;
         }
-        app *a = app_new(&o, sc, err, sizeof err, &rc);
-        if (!a) {
-            fprintf(stderr, "cicada: error: %s\n", err);
-        } else {
-            app_run(a);
-            rc = app_finish(a);
-        }
+        rc = run(&o, sc);
     }
     reap_workers(pids, nchildren);
     scenario_free(sc);

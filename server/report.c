@@ -1,14 +1,12 @@
 #include "report.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "assets.h"
 #include "json.h"
+#include "outfile.h"
 #include "statsjson.h"
 #include "xalloc.h"
 
@@ -158,56 +156,16 @@ int report_render(sbuf *out, const report_input *in)
 int report_write(const char *path, const report_input *in, char *err, size_t errlen)
 {
     sbuf b = SBUF_INIT;
-    if (report_render(&b, in)) {
-        snprintf(err, errlen, "--html %s: %s", path, sbuf_str(&b));
-        sbuf_free(&b);
-        return -1;
-    }
-    sbuf tmp = SBUF_INIT;
-    sbuf_printf(&tmp, "%s.tmp%ld", path, (long)getpid());
     int rc = -1;
-    int fd = open(sbuf_str(&tmp), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        snprintf(err, errlen, "--html %s: %s", path, strerror(errno));
-        goto out;
-    }
-    const char *p = b.s;
-    size_t left = b.len;
-    while (left) {
-        ssize_t k = write(fd, p, left);
-        if (k < 0) {
-            if (errno == EINTR)
-                continue;
-            snprintf(err, errlen, "--html %s: %s", path, strerror(errno));
-            close(fd);
-            unlink(sbuf_str(&tmp));
-            goto out;
-        }
-        p += k;
-        left -= (size_t)k;
-    }
-    if (fsync(fd) != 0 || close(fd) != 0 || rename(sbuf_str(&tmp), path) != 0) {
-        snprintf(err, errlen, "--html %s: %s", path, strerror(errno));
-        unlink(sbuf_str(&tmp));
-        goto out;
-    }
-    rc = 0;
-out:
-    sbuf_free(&tmp);
+    if (report_render(&b, in))
+        snprintf(err, errlen, "--html %s: %s", path, sbuf_str(&b));
+    else
+        rc = outfile_write("--html", path, b.s, b.len, err, errlen);
     sbuf_free(&b);
     return rc;
 }
 
 int report_check_path(const char *path, char *err, size_t errlen)
 {
-    bool existed = access(path, F_OK) == 0;
-    int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        snprintf(err, errlen, "--html %s: %s", path, strerror(errno));
-        return -1;
-    }
-    close(fd);
-    if (!existed)
-        unlink(path);
-    return 0;
+    return outfile_check("--html", path, err, errlen);
 }

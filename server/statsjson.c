@@ -156,14 +156,7 @@ void statsjson_generator(json_writer *w, stats *s, const health *h, master *m)
 {
     uint64_t started, late, dropped;
     stats_iterations(s, &started, &late, &dropped);
-    double worker_peak = 0;
-    if (m) {
-        master_worker_info info[256];
-        size_t nw = master_workers(m, info, sizeof info / sizeof info[0]);
-        for (size_t i = 0; i < nw && i < sizeof info / sizeof info[0]; i++)
-            if (info[i].cpu > worker_peak)
-                worker_peak = info[i].cpu;
-    }
+    double worker_peak = m ? master_worker_cpu_peak(m) : 0;
     char why[256] = "";
     bool limited = h && health_limited(h, late, dropped, worker_peak, why, sizeof why);
     json_begin_object(w);
