@@ -19,9 +19,9 @@ VERSION  := $(shell git describe --tags --always --dirty 2>/dev/null || echo 0.1
 WARN     := -std=c11 -Wall -Wextra -Werror=implicit-function-declaration \
             -Werror=incompatible-pointer-types -Wshadow -Wno-missing-field-initializers
 CFLAGS   ?=
-CPPFLAGS += -D_GNU_SOURCE -Iengine -Iserver -I$(B)/gen
+CPPFLAGS += -D_GNU_SOURCE -Iinclude -Iengine -Iserver -I$(B)/gen
 ALLFLAGS  = $(WARN) $(OPT) $(CFLAGS) $(CPPFLAGS) -MMD -MP
-LIBS     := -lev -lcurl -lmicrohttpd -lzmq -lm
+LIBS     := -lev -lcurl -lmicrohttpd -lzmq -lm -ldl
 TESTLIBS := -lcmocka
 
 ENGINE_SRC := $(sort $(wildcard engine/*.c))
@@ -35,7 +35,7 @@ UNIT_SRC   := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 
 # Web assets are compiled into the binary (one file is the whole program).
-ASSETS     := $(sort $(wildcard web/static/* web/templates/*))
+ASSETS     := $(sort $(wildcard web/static/* web/templates/*)) include/cicada.h
 ASSET_C    := $(B)/gen/assets.c
 
 PY         := /usr/bin/python3
@@ -53,7 +53,7 @@ all: $(BIN)
 
 $(BIN): $(B)/server/main.o $(SLIB) $(LIB)
 	@echo "  LD      $@"
-	$(Q)$(CC) $(OPT) -o $@ $(B)/server/main.o $(SLIB) $(LIB) $(LIBS)
+	$(Q)$(CC) $(OPT) -rdynamic -o $@ $(B)/server/main.o $(SLIB) $(LIB) $(LIBS)
 
 $(SLIB): $(filter-out $(B)/server/main.o,$(SERVER_OBJ)) $(B)/gen/assets.o
 	@echo "  AR      $@"

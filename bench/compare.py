@@ -75,7 +75,7 @@ def record(results, kind, prefix, case, tool, rnd, users, expected=None):
            f"{r['steady_users']:,} users" if expected else f"{r['rps']:,.0f} req/s"
     print(f"  {tool:7} {rate}, {r['requests']:,} requests, {r['failures']:,} failed, "
           f"{r['cpu']:.2f} CPU-s ({r['requests'] / max(r['cpu'], 0.01):,.0f} req/CPU-s), "
-          f"peak RSS {r['rss_kib'] / 1024:.1f} MiB, p50 {r['p50']} ms, p99 {r['p99']} ms")
+          f"peak RSS {r['rss_kib'] / 1024:.1f} MiB, p50 {fmt(r['p50'], 'g')} ms, p99 {fmt(r['p99'], 'g')} ms")
 
 
 CASES = [  # id, label

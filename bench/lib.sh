@@ -5,10 +5,12 @@
 # in $pids and removes $dir.
 bench_start() {
     cd "$(dirname "${BASH_SOURCE[0]}")/.."
-    bin=$PWD/cicada
     port=$2
     dir=$(mktemp -d "/tmp/cicada-$1.XXXXXX")
     chmod 755 "$dir" # nginx workers run as nobody
+    # A copy of the binary: a rebuild while the bench runs changes nothing.
+    cp cicada "$dir/cicada"
+    bin=$dir/cicada
     mkdir -p "$dir/www" "$dir/tmp"
     head -c 100 /dev/zero | tr '\0' 'a' > "$dir/www/small"
     head -c 10240 /dev/zero | tr '\0' 'b' > "$dir/www/big"

@@ -1,6 +1,8 @@
 #include "coro.h"
 
 #include <errno.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -242,8 +244,65 @@ static void coro_main_uc(unsigned hi, unsigned lo)
 }
 #endif
 
+#ifndef CORO_ASAN
+/* A task that runs off the bottom of its stack hits the guard page: say which task, on a
+ * stack of our own (the faulting one is full), then let the default action end the
+ * process. Without this the report would be a bare "Segmentation fault". */
+static char alt_stack[64 * 1024];
+
+static void put(const char *s)
+{
+    ssize_t r = write(2, s, strlen(s));
+    (void)r;
+}
+
+static void segv_handler(int sig, siginfo_t *si, void *uctx)
+{
+    (void)uctx;
+    const coro *c = pool.current;
+    const char *addr = si->si_addr;
+    /* A frame bigger than the guard page can land below it: count a miss just under the
+     * mapping as the same overflow. */
+    if (c && addr < c->stack->lo + pool.page &&
+        addr + (1u << 20) >= (const char *)c->stack->map) {
+        /* snprintf is not safe in a signal handler: digits by hand. */
+        char size[24], *p = size + sizeof size - 1;
+        *p = '\0';
+        size_t n = c->stack->size;
+        do
+            *--p = (char)('0' + n % 10);
+        while (n /= 10);
+        put("cicada: stack overflow in ");
+        put(c->name ? c->name : "a task");
+        put(" (stack of ");
+        put(p);
+        put(" bytes): keep large buffers off the task's stack (cicada_context, malloc)\n");
+    }
+    signal(sig, SIG_DFL);  /* returning re-runs the access: the default action ends us */
+}
+
+static void guard_handler_install(void)
+{
+    static bool done;
+    if (done)
+        return;
+    done = true;
+    stack_t ss = {.ss_sp = alt_stack, .ss_size = sizeof alt_stack};
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = segv_handler;
+    sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+    sigemptyset(&sa.sa_mask);
+    if (sigaltstack(&ss, NULL) == 0)
+        sigaction(SIGSEGV, &sa, NULL);
+}
+#endif
+
 coro *coro_new(coro_fn fn, void *arg, const char *name)
 {
+#ifndef CORO_ASAN
+    guard_handler_install();
+#endif
     struct stack *s = stack_get();
 #ifdef CORO_ASAN
     /* A reused stack still carries the poisoned redzones of its last user's frames. */

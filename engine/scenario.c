@@ -18,6 +18,7 @@
 #include "log.h"
 #include "request.h"
 #include "sbuf.h"
+#include "plugin.h"
 #include "shape.h"
 #include "threshold.h"
 #include "xalloc.h"
@@ -498,7 +499,8 @@ static void free_class(uclass *u)
     interp_free(&sc->on_stop);
     for (int i = 0; i < sc->nall_tasks; i++) {
         free_task(&sc->all_tasks[i]);
-        interp_free(&sc->progs[i]);
+        if (sc->progs)
+            interp_free(&sc->progs[i]);
     }
     interp_scope_free(&sc->scope);
     request_opts_free(sc->opts);
@@ -525,6 +527,11 @@ void scenario_free(scenario *sc)
     shape_free(&sc->shape);
     threshold_set_free(&sc->thresholds);
     arrival_free(&sc->arrival);
+    for (int i = 0; i < sc->nplugins; i++) {
+        capi_registry_free(sc->plugins[i]);
+        free(sc->plugins[i]);
+    }
+    free(sc->plugins);
     free(sc);
 }
 
@@ -625,6 +632,87 @@ static int load_workload(ctx *c, const json_value *doc, scenario *sc)
         return shape_from_json(&c->j, st, class_known, sc, &sc->shape);
     if (ar)
         return arrival_from_json(&c->j, ar, &sc->arrival);
+    return 0;
+}
+
+/* ---- C locustfiles ------------------------------------------------------------------ */
+
+static void c_task(utask *t, const char *name, int weight, const char *tags, cicada_task_fn fn)
+{
+    memset(t, 0, sizeof *t);
+    t->name = xstrdup(name);
+    t->weight = weight > 0 ? weight : 1;
+    t->fn = fn ? capi_run_task : NULL;
+    /* A function pointer carried as data: POSIX guarantees the round trip (dlsym). */
+    t->data = fn ? *(void **)&fn : NULL;
+    if (tags && *tags) {
+        char *copy = xstrdup(tags);
+        for (char *save = NULL, *tag = strtok_r(copy, ",", &save); tag;
+             tag = strtok_r(NULL, ",", &save)) {
+            while (*tag == ' ')
+                tag++;
+            if (!*tag)
+                continue;
+            t->tags = xrealloc(t->tags, (size_t)(t->ntags + 1) * sizeof *t->tags);
+            t->tags[t->ntags++] = xstrdup(tag);
+        }
+        free(copy);
+    }
+}
+
+/* A C locustfile's classes join the scenario's beside JSON ones: the same uclass, with
+ * C functions as tasks. */
+static int load_plugin(const char *path, scenario *sc, const scenario_opts *o, char *err,
+                       size_t errlen)
+{
+    char *real = realpath(path, NULL);
+    const char *rec = real ? real : path;
+    sbuf_add(&sc->deps, rec, strlen(rec) + 1);
+    free(real);
+    cicada_registry *reg = xcalloc(1, sizeof *reg);
+    sc->plugins = xrealloc(sc->plugins, (size_t)(sc->nplugins + 1) * sizeof *sc->plugins);
+    sc->plugins[sc->nplugins++] = reg;
+    if (plugin_load(path, reg, err, errlen))
+        return -1;
+    for (int i = 0; i < reg->nclasses; i++) {
+        const cicada_class *cc = &reg->classes[i].c;
+        for (int j = 0; j < sc->nall; j++)
+            if (strcmp(sc->all[j].name, cc->name) == 0) {
+                const sclass *other = sc->all[j].data;
+                snprintf(err, errlen, "%s: user class \"%s\" is already defined in %s", path,
+                         cc->name, other->file);
+                return -1;
+            }
+        sc->all = xrealloc(sc->all, (size_t)(sc->nall + 1) * sizeof *sc->all);
+        uclass *u = &sc->all[sc->nall++];
+        memset(u, 0, sizeof *u);
+        sclass *s = xcalloc(1, sizeof *s);
+        u->data = s;
+        s->file = xstrdup(path);
+        u->name = xstrdup(cc->name);
+        u->weight = cc->weight;
+        u->fixed_count = cc->fixed_count;
+        u->host = cc->host ? xstrdup(cc->host) : NULL;
+        static const enum wait_kind kinds[] = {WAIT_CONSTANT, WAIT_BETWEEN, WAIT_PACING,
+                                               WAIT_THROUGHPUT};
+        u->wait = (wait_spec){kinds[cc->wait], cc->wait_a, cc->wait_b};
+        u->sequential = cc->sequential != 0;
+        u->context_size = cc->context_size;
+        u->user_cleanup = capi_user_cleanup;
+        c_task(&u->on_start, "on_start", 1, NULL, cc->on_start);
+        c_task(&u->on_stop, "on_stop", 1, NULL, cc->on_stop);
+        s->all_tasks = xcalloc((size_t)cc->ntasks, sizeof *s->all_tasks);
+        for (int k = 0; k < cc->ntasks; k++) {
+            char fallback[32];
+            snprintf(fallback, sizeof fallback, "task %d", k + 1);
+            const cicada_task *t = &cc->tasks[k];
+            c_task(&s->all_tasks[k], t->name && *t->name ? t->name : fallback, t->weight,
+                   t->tags, t->fn);
+        }
+        s->nall_tasks = cc->ntasks;
+    }
+    capi_add_hooks(reg);
+    capi_set_worker_index(o->worker_index);
     return 0;
 }
 
@@ -797,7 +885,8 @@ scenario *scenario_load(const char *paths, const scenario_opts *o, char *err, si
          p = strtok_r(NULL, ",", &save)) {
         while (*p == ' ')
             p++;
-        rc = load_file(p, sc, o, err, errlen);
+        rc = plugin_path(p) ? load_plugin(p, sc, o, err, errlen)
+                            : load_file(p, sc, o, err, errlen);
     }
     free(list);
     if (rc == 0 && sc->nall == 0) {
@@ -831,10 +920,11 @@ int scenario_resolve(scenario *sc, const char *host_override, char *err, size_t 
         uclass *u = sc->run[i];
         sclass *c = u->data;
         const char *host = class_host(u, host_override);
+        u->base_host = host;
         if (interp_resolve(&c->on_start, host, err, errlen) ||
             interp_resolve(&c->on_stop, host, err, errlen))
             return -1;
-        for (int t = 0; t < c->nall_tasks; t++)
+        for (int t = 0; c->progs && t < c->nall_tasks; t++)
             if (interp_resolve(&c->progs[t], host, err, errlen))
                 return -1;
     }

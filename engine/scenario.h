@@ -46,6 +46,8 @@ typedef struct scenario {
                              * NUL-terminated: what a master sends its workers */
     shape shape;            /* "stages": a load shape (n == 0: none) */
     arrival arrival;        /* "arrival_rate": an open model (on == false: none) */
+    struct cicada_registry **plugins; /* C locustfiles' registries (owned) */
+    int nplugins;
     threshold_set thresholds; /* "thresholds" of every file, in order (docs/scenario.md) */
 } scenario;
 

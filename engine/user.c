@@ -9,7 +9,7 @@
 #include "rng.h"
 #include "xalloc.h"
 
-enum { OP_NONE, OP_HTTP, OP_SLEEP };
+enum { OP_NONE, OP_HTTP, OP_SLEEP, OP_WAIT };
 
 /* The error buffer of a suspended user_http call (on the coroutine's stack, which stays
  * alive while it is suspended). Kept out of struct user to keep users small. */
@@ -203,6 +203,8 @@ static void drive(user *u)
             ev_timer_set(&u->timer, u->op_seconds, 0.);
             ev_timer_start(u->env->loop, &u->timer);
             return;
+        case OP_WAIT:
+            return;  /* whoever armed the wait calls user_wake */
         default:
             /* A coroutine that yields without asking for anything is resumed at once. */
             continue;
@@ -262,6 +264,7 @@ void user_init(user *u, user_env *env, uclass *cls, uint32_t index)
     u->intended = 0;
     u->delay_us = -1;
     u->idle_pos = -1;
+    u->op_cancel = NULL;
 }
 
 void user_iterate(user *u, double intended)
@@ -334,6 +337,8 @@ void user_kill(user *u)
         http_cancel(&u->http);
     else if (u->op == OP_SLEEP)
         ev_timer_stop(u->env->loop, &u->timer);
+    else if (u->op == OP_WAIT && u->op_cancel)
+        u->op_cancel(u, u->op_cancel_data);
     else
         return;
     u->op = OP_NONE;
@@ -371,11 +376,38 @@ int user_sleep(user *u, double seconds)
     return u->op_rc;
 }
 
+int user_wait(user *u, void (*cancel)(user *u, void *data), void *data)
+{
+    if (u->killed)
+        return USER_CANCELLED;
+    u->op = OP_WAIT;
+    u->op_cancel = cancel;
+    u->op_cancel_data = data;
+    coro_yield();
+    u->op = OP_NONE;
+    u->op_cancel = NULL;
+    return u->op_rc;
+}
+
+void user_wake(user *u, int rc)
+{
+    if (u->op != OP_WAIT)
+        return;
+    u->op = OP_NONE;
+    u->op_rc = rc;
+    drive(u);
+}
+
+void (*user_request_hook)(user *u, const stats_entry *e, int64_t rt_us, uint64_t bytes,
+                          const char *error);
+
 void user_report(user *u, stats_entry *e, int64_t rt_us, uint64_t bytes, const char *error)
 {
     stats_log(u->env->stats, e, user_now(u), rt_us, bytes, error);
     if (u->delay_us >= 0 && rt_us >= 0)
         stats_log_corrected(u->env->stats, e, rt_us + u->delay_us);
+    if (user_request_hook)
+        user_request_hook(u, e, rt_us, bytes, error);
 }
 
 void user_exception(user *u, const char *msg, const char *where)

@@ -59,6 +59,8 @@ struct uclass {
     int weight;             /* >= 0 */
     int fixed_count;        /* > 0: exactly this many users, weight ignored */
     char *host;             /* base URL override, or NULL */
+    const char *base_host;  /* where relative URLs go this test (scenario_resolve), or NULL */
+    size_t context_size;    /* C classes: per-user memory for cicada_context */
     wait_spec wait;
     bool sequential;        /* tasks in order (each repeated `weight` times) */
     utask *tasks;
@@ -128,6 +130,8 @@ struct user {
     double intended;        /* open model: when the current iteration should have started */
     int64_t delay_us;       /* open model: how late it started; -1 outside an iteration */
     int32_t idle_pos;       /* runner: position among parked users; -1 when not parked */
+    void (*op_cancel)(user *u, void *data); /* user_wait's cancel (internal) */
+    void *op_cancel_data;
 };
 
 /* Prepares a user struct (allocated by the runner) for a new life: class, index, a fresh
@@ -157,6 +161,17 @@ int user_http(user *u, const http_req *req, http_result *out, char *err, size_t 
 
 /* Suspends for the given seconds. USER_OK, or USER_CANCELLED when killed meanwhile. */
 int user_sleep(user *u, double seconds);
+
+/* Suspends until user_wake(u, rc) (from an ev_io or a timer the caller armed) and returns
+ * rc. If the user is killed meanwhile, cancel(u, data) runs (to stop those watchers) and
+ * USER_CANCELLED is returned. */
+int user_wait(user *u, void (*cancel)(user *u, void *data), void *data);
+/* Resumes a user suspended in user_wait (from the loop, never from a task). */
+void user_wake(user *u, int rc);
+
+/* Called after every user_report when set (the C API's request event). */
+extern void (*user_request_hook)(user *u, const stats_entry *e, int64_t rt_us, uint64_t bytes,
+                                 const char *error);
 
 /* Logs a request into the statistics: rt_us < 0 for none, error NULL for success. */
 void user_report(user *u, stats_entry *e, int64_t rt_us, uint64_t bytes, const char *error);

@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "capi.h"
 #include "health.h"
 #include "log.h"
 #include "rng.h"
@@ -218,9 +219,16 @@ static bool busy(worker *w)
 
 /* ---- runner hooks ------------------------------------------------------------------- */
 
+static void on_test_start(void *data)
+{
+    (void)data;
+    capi_fire(CICADA_ON_TEST_START);
+}
+
 static void on_spawning_complete(void *data, unsigned users)
 {
     worker *w = data;
+    capi_fire(CICADA_ON_SPAWNING_COMPLETE);
     json_writer j;
     wire_begin(&j, &w->out, WIRE_SPAWNING_COMPLETE);
     json_key(&j, "user_count");
@@ -233,6 +241,7 @@ static void on_spawning_complete(void *data, unsigned users)
 static void on_test_stop(void *data)
 {
     worker *w = data;
+    capi_fire(CICADA_ON_TEST_STOP);
     send_stats(w);
     send_simple(w, WIRE_STOPPED);
     if (w->leaving) {
@@ -331,6 +340,9 @@ static char **string_list(const json_value *v, int *n)
 
 static void drop_test(worker *w)
 {
+    /* The hooks belong to the test's C locustfiles, which go with it. */
+    if (w->sc)
+        capi_clear_hooks();
     runner_free(w->runner);
     w->runner = NULL;
     scenario_free(w->sc);
@@ -410,8 +422,8 @@ static int load_test(worker *w, const json_value *d, uint64_t test, char *err, s
         return -1;
     scenario_set_stop_test(w->sc, on_end_test, w);
     runner_config cfg = {.node = w->id, .worker = true};
-    runner_hooks hooks = {.data = w, .spawning_complete = on_spawning_complete,
-                          .test_stop = on_test_stop};
+    runner_hooks hooks = {.data = w, .test_start = on_test_start,
+                          .spawning_complete = on_spawning_complete, .test_stop = on_test_stop};
     w->runner = runner_new(w->loop, w->http, w->stats, w->sc->run, w->sc->nrun, &cfg, &hooks,
                            err, errlen);
     if (!w->runner)

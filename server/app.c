@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/resource.h>
 
+#include "capi.h"
 #include "console.h"
 #include "coro.h"
 #include "csv.h"
@@ -100,6 +101,7 @@ static void on_test_start(void *data)
     app *a = data;
     history_clear(a->history);
     health_reset(&a->health);
+    capi_fire(CICADA_ON_TEST_START);
     threshold_set_restart(&a->thresholds);
     if (a->master) {
         struct options *o = a->o;
@@ -115,9 +117,17 @@ static void on_test_start(void *data)
     }
 }
 
+static void on_spawning_complete(void *data, unsigned users)
+{
+    (void)data;
+    (void)users;
+    capi_fire(CICADA_ON_SPAWNING_COMPLETE);
+}
+
 static void on_test_stop(void *data)
 {
     app *a = data;
+    capi_fire(CICADA_ON_TEST_STOP);
     if (a->quitting) {
         ev_break(a->loop, EVBREAK_ALL);
         return;
@@ -670,6 +680,7 @@ app *app_new(struct options *o, scenario *sc, char *err, size_t errlen, int *exi
         .test_stop = on_test_stop,
         .run_time_reached = on_run_time,
         .shape_done = on_shape_done,
+        .spawning_complete = on_spawning_complete,
     };
     a->runner = runner_new(a->loop, a->http, a->stats, sc->run, sc->nrun, &cfg, &hooks, err,
                            errlen);

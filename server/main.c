@@ -9,12 +9,14 @@
 #include <unistd.h>
 
 #include "app.h"
+#include "assets.h"
 #include "demo.h"
 #include "dispatch.h"
 #include "har.h"
 #include "json.h"
 #include "log.h"
 #include "opt.h"
+#include "plugin.h"
 #include "ratio.h"
 #include "rng.h"
 #include "sbuf.h"
@@ -209,6 +211,10 @@ int main(int argc, char **argv)
         return 1;
     }
     rng_seed(0);
+    /* C locustfiles are compiled against the cicada.h this binary carries. */
+    for (const struct asset *as = assets_table; as->path; as++)
+        if (strcmp(as->path, "include/cicada.h") == 0)
+            plugin_setup((const char *)as->data, as->len, cicada_version);
 
     pid_t pids[1024];
     int nchildren = 0;
