@@ -158,16 +158,16 @@ asan-test: export UBSAN_OPTIONS = print_stacktrace=1:halt_on_error=1
 asan-test: all unit e2e browser
 
 # ---- benchmarks -----------------------------------------------------------------------
-# Measurements, not assertions: nginx on core 0 as the loopback target, the generator on
-# core 1, wrk alongside. BENCH_SECS sets the length of each run.
-DEB_BENCH  := nginx wrk bc time python3-zmq
-BENCH_SECS ?= 15
+# Measurements, not assertions (docs/performance.md): nginx on core 0 as the loopback
+# target, each generator alone on core 1. bench/compare.sh runs cicada beside wrk and
+# Locust 2.12 and prints one table; bench/distributed.sh prices distribution. BENCH_SECS
+# sets the length of each run, ROUNDS the rounds (about 12 minutes with the defaults).
+DEB_BENCH  := nginx wrk bc time curl python3-locust python3-zmq
+BENCH_SECS ?= 10
 bench: deps
 	$(call apt_install,$(DEB_BENCH))
 	$(Q)$(MAKE) --no-print-directory all
-	$(Q)bash bench/floors.sh $(BENCH_SECS)
-	$(Q)bash bench/web_floors.sh $(BENCH_SECS)
-	$(Q)bash bench/language.sh $(BENCH_SECS)
+	$(Q)bash bench/compare.sh $(BENCH_SECS)
 	$(Q)bash bench/distributed.sh $(BENCH_SECS)
 
 clean:

@@ -83,8 +83,8 @@ CASES = [  # id, label
     ("a100", "(a) 100 users, no think"),
     ("a1000", "(a) 1,000 users, no think"),
     ("a100big", "(a) 100 users, 10 KB body"),
-    ("b10k", "(b) 10,000 users, think 0.5-1.5 s"),
-    ("b20k", "(b) 20,000 users, think 0.5-1.5 s"),
+    ("b10k", "(b) {users:,} users, think 0.5-1.5 s"),
+    ("b20k", "(b) {users:,} users, think 0.5-1.5 s"),
     ("c", "(c) 1,000 names, 100 users"),
     ("dplain", "(d) plain journey, 100 users"),
     ("dlang", "(d) language journey, 100 users"),
@@ -115,6 +115,9 @@ def table(path):
         runs = [r for r in rows if r["case"] == cid]
         if not runs:
             continue
+        label = label.format(users=runs[0]["users"])
+        if cid == "b20k" and runs[0]["users"] < 20000:
+            label += " (20,000 > fd limit)"
         first = True
         for tid, tname in TOOLS:
             mine = sorted((r for r in runs if r["tool"] == tid), key=lambda r: r["round"])
