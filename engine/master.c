@@ -61,6 +61,8 @@ struct master {
     ev_timer stop_deadline;
     ev_timer converge;      /* moves users toward the plan at the spawn rate */
     sbuf out;
+    uint64_t bad_frames;    /* malformed messages since the last warning */
+    double bad_logged_at;
     bool open;              /* an open-model test: workers get shares of a rate */
     double open_began;
     arrival arr;
@@ -823,7 +825,15 @@ static void on_readable(zsock *z, void *data)
         if (rc == 0)
             return;
         if (rc < 0 || !printable_id(&z->id)) {
-            log_warning(LOGGER, "dropped a malformed message (bad framing or peer id)");
+            /* Garbage on the port arrives as many messages: said once a second at most. */
+            m->bad_frames++;
+            double now = ev_now(m->loop);
+            if (now - m->bad_logged_at >= 1.0) {
+                log_warning(LOGGER, "dropped %llu malformed messages (bad framing or peer id)",
+                            (unsigned long long)m->bad_frames);
+                m->bad_logged_at = now;
+                m->bad_frames = 0;
+            }
             continue;
         }
         wire_msg msg;
@@ -881,6 +891,10 @@ master *master_new(struct ev_loop *loop, stats *s, const scenario *sc, const mas
     zmq_setsockopt(sock, ZMQ_TCP_KEEPALIVE_IDLE, &idle, sizeof idle);
     if (v6 || strcmp(cfg->bind_host, "*") == 0)
         zmq_setsockopt(sock, ZMQ_IPV6, &one, sizeof one);
+    /* A frame header from garbage on the port can claim any size: libzmq refuses bigger
+     * frames before allocating them. */
+    int64_t maxmsg = WIRE_MAX_MESSAGE;
+    zmq_setsockopt(sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
     if (zmq_bind(sock, m->endpoint) != 0) {
         if (errno == EADDRINUSE)
             snprintf(err, errlen, "The cicada master port (%d) was busy. Close any "

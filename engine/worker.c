@@ -686,6 +686,8 @@ worker *worker_new(struct ev_loop *loop, const worker_config *cfg,
     int one = 1, idle = 30;
     /* "::1" or a host name that resolves to IPv6 only needs it; IPv4 keeps working. */
     zmq_setsockopt(sock, ZMQ_IPV6, &one, sizeof one);
+    int64_t maxmsg = WIRE_MAX_MESSAGE;
+    zmq_setsockopt(sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
     zmq_setsockopt(sock, ZMQ_TCP_KEEPALIVE, &one, sizeof one);
     zmq_setsockopt(sock, ZMQ_TCP_KEEPALIVE_IDLE, &idle, sizeof idle);
     if (zmq_connect(sock, w->endpoint) != 0) {

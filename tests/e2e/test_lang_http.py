@@ -38,24 +38,26 @@ def make_cert(d, name, cn):
 def runs(module_cicada, make_module_target):
     c = module_cicada
     t_plain, t_dyn = make_module_target(), make_module_target()
+    # Classes run their tasks in order: every one runs in a 2 s test, even under ASan.
     c.write("plain.json", {"host": t_plain.url, "users": [
-        {"name": "A", "basic_auth": ["user", "pa:ss"], "wait_time": 0.01, "tasks": [
+        {"name": "A", "basic_auth": ["user", "pa:ss"], "wait_time": 0.01, "sequential": True,
+         "tasks": [
             {"request": "/ok?class"},
             {"request": {"url": "/ok?own", "basic_auth": "u2:p2"}},
             {"request": {"url": "/ok?inherit", "http_version": "1.1"}}]},
         {"name": "N", "wait_time": 0.01, "http_version": "2", "tasks": [
             # the class asks for HTTP/2; this request says 1.1, which the target speaks
             {"request": {"url": "/ok?none", "http_version": "1.1"}}]},
-        {"name": "Tm", "timeout": 0.2, "wait_time": 0.01, "tasks": [
+        {"name": "Tm", "timeout": 0.2, "wait_time": 0.01, "sequential": True, "tasks": [
             {"request": {"url": "/slow?ms=500", "name": "class-timeout"}},
             {"request": {"url": "/slow?ms=300", "name": "own-timeout", "timeout": 5}},
             {"request": {"url": "/slow?ms=300", "name": "own-short", "timeout": 0.05}}]},
-        {"name": "Rd", "redirects": False, "wait_time": 0.01, "tasks": [
+        {"name": "Rd", "redirects": False, "wait_time": 0.01, "sequential": True, "tasks": [
             {"request": {"url": "/goto?to=/ok?cls", "name": "cls-noredir",
                          "check": {"status": 302}}},
             {"request": {"url": "/goto?to=/ok?own-redir", "name": "own-redir",
                          "redirects": True, "check": {"status": 200}}}]},
-        {"name": "Rf", "wait_time": 0.01, "tasks": [
+        {"name": "Rf", "wait_time": 0.01, "sequential": True, "tasks": [
             {"request": {"url": "/goto?to=/ok?follow", "name": "follow",
                          "check": {"status": 200}}},
             {"request": {"url": "/goto?to=/ok?nofollow&code=307", "name": "nofollow",
@@ -162,15 +164,16 @@ def tls_run(module_cicada):
     t = Target(tls=ctx).start()
     try:
         c.write("tls.json", {"host": t.url, "users": [
-            {"name": "Insecure", "verify_tls": False, "wait_time": 0.02, "tasks": [
+            {"name": "Insecure", "verify_tls": False, "wait_time": 0.02, "sequential": True,
+             "tasks": [
                 {"request": "/ok?insecure"},
                 {"request": {"url": "/ok?cert",
                              "client_cert": {"cert": "client.pem", "key": "client.key"}}}]},
-            {"name": "Strict", "wait_time": 0.02, "tasks": [
+            {"name": "Strict", "wait_time": 0.02, "sequential": True, "tasks": [
                 {"request": {"url": "/ok?strict", "name": "strict"}},
                 {"request": {"url": "/ok?own-insecure", "verify_tls": False}}]}]})
-        c.tls_result = c.run("-f", "tls.json", "--headless", "-u", 4, "-r", 50, "-t", "1s",
-                             "--csv", "tls", timeout=1 + SLACK)
+        c.tls_result = c.run("-f", "tls.json", "--headless", "-u", 4, "-r", 50, "-t", "2s",
+                             "--csv", "tls", timeout=2 + SLACK)
         t.wait_idle(quiet=0.1)
         c.tls_target = t
         yield c

@@ -628,7 +628,7 @@ static void test_garbage_is_dropped(void **state)
     assert_int_equal(info_of("wa").index, 0);
     assert_int_equal(hk.changed, changed);
     assert_int_equal(stats_total(S)->num_requests, 0);
-    assert_logged("dropped a malformed message (bad framing or peer id)");
+    assert_logged("dropped 1 malformed messages (bad framing or peer id)");
     assert_logged("dropped a malformed message from wa: not JSON");
     assert_logged("dropped a malformed message from wa: field \"user_count\" must be an "
                   "integer >= 0");
