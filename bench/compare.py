@@ -3,7 +3,8 @@
     compare.py record RESULTS KIND PREFIX CASE TOOL ROUND USERS [EXPECTED_RPS]
     compare.py table RESULTS
 
-record appends one JSON line to RESULTS and prints a short line about the run. KIND is "wrk" (PREFIX.out is wrk --latency output) or "csv" (PREFIX_stats.csv and
+record appends one JSON line to RESULTS and prints a short line about the run. KIND is
+"wrk" (PREFIX.out is wrk --latency output) or "csv" (PREFIX_stats.csv and
 PREFIX_stats_history.csv, which cicada and Locust write in the same format). PREFIX.time
 holds /usr/bin/time's "%U %S %M %e" of the generator's process tree. EXPECTED_RPS marks a
 think-time run: its steady rate is read from the history once every user runs.
@@ -117,7 +118,7 @@ def table(path):
             continue
         label = label.format(users=runs[0]["users"])
         if cid == "b20k" and runs[0]["users"] < 20000:
-            label += " (20,000 > fd limit)"
+            label += " (20,000 exceed the fd limit)"
         first = True
         for tid, tname in TOOLS:
             mine = sorted((r for r in runs if r["tool"] == tid), key=lambda r: r["round"])
