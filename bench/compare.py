@@ -6,7 +6,9 @@
 record appends one JSON line to RESULTS and prints a short line about the run. KIND is
 "wrk" (PREFIX.out is wrk --latency output) or "csv" (PREFIX_stats.csv and
 PREFIX_stats_history.csv, which cicada and Locust write in the same format). PREFIX.time
-holds /usr/bin/time's "%U %S %M %e" of the generator's process tree. EXPECTED_RPS marks a
+holds /usr/bin/time's "%U %S %M %e" of the generator's process tree; PREFIX.target, when
+there, the CPU clock ticks of nginx and of the whole machine before the run, the same after
+it, and the ticks per second. EXPECTED_RPS marks a
 think-time run: its steady rate is read from the history once every user runs.
 """
 import csv
@@ -69,27 +71,44 @@ def record_csv(prefix, users, expected):
 def record(results, kind, prefix, case, tool, rnd, users, expected=None):
     r = record_wrk(prefix) if kind == "wrk" else record_csv(prefix, int(users), expected and float(expected))
     r["cpu"], r["rss_kib"], r["wall"] = read_time(prefix)
+    try:  # nginx's CPU and everything else's over the generator's run, in % of one core
+        n0, m0, n1, m1, hz = map(int, open(prefix + ".target").read().split())
+        r["target_pct"] = 100 * (n1 - n0) / hz / r["wall"]
+        r["other_pct"] = max(0.0, 100 * ((m1 - m0 - n1 + n0) / hz - r["cpu"]) / r["wall"])
+    except (OSError, ValueError):
+        r["target_pct"] = r["other_pct"] = None
     r.update(case=case, tool=tool, round=int(rnd), users=int(users))
     with open(results, "a") as f:
         f.write(json.dumps(r) + "\n")
     rate = f"steady {r['steady_rps']:,.0f} req/s of {r['expected_rps']:,.0f} expected, " \
            f"{r['steady_users']:,} users" if expected else f"{r['rps']:,.0f} req/s"
+    load = "" if r["target_pct"] is None else \
+        f", nginx {r['target_pct']:.0f}% and others {r['other_pct']:.0f}% of a core"
     print(f"  {tool:7} {rate}, {r['requests']:,} requests, {r['failures']:,} failed, "
           f"{r['cpu']:.2f} CPU-s ({r['requests'] / max(r['cpu'], 0.01):,.0f} req/CPU-s), "
-          f"peak RSS {r['rss_kib'] / 1024:.1f} MiB, p50 {fmt(r['p50'], 'g')} ms, p99 {fmt(r['p99'], 'g')} ms")
+          f"peak RSS {r['rss_kib'] / 1024:.1f} MiB, p50 {fmt(r['p50'], 'g')} ms, "
+          f"p99 {fmt(r['p99'], 'g')} ms{load}")
 
 
 CASES = [  # id, label
-    ("a10", "(a) 10 users, no think"),
-    ("a100", "(a) 100 users, no think"),
-    ("a1000", "(a) 1,000 users, no think"),
-    ("a100big", "(a) 100 users, 10 KB body"),
-    ("b10k", "(b) {users:,} users, think 0.5-1.5 s"),
-    ("b20k", "(b) {users:,} users, think 0.5-1.5 s"),
-    ("c", "(c) 1,000 names, 100 users"),
-    ("dplain", "(d) plain journey, 100 users"),
-    ("dlang", "(d) language journey, 100 users"),
+    ("a10", "(a) 10 users"),
+    ("a100", "(a) 100 users"),
+    ("a1000", "(a) 1,000 users"),
+    ("a100big", "(a) 100 users, 10 KB"),
+    ("b10k", "(b) {users:,} users"),
+    ("b20k", "(b) {users:,} users"),
+    ("c", "(c) 1,000 names"),
+    ("dplain", "(d) plain journey"),
+    ("dlang", "(d) language journey"),
 ]
+LEGEND = """(a) no think time, keep-alive, GET of 100 bytes (10 KB where said); (b) think time
+0.5-1.5 s, expected rate = users / 1 s; (c) 100 users, no think time, 1,000 request names;
+(d) 100 users, no think time, login then a 3-request journey. CPU-s/10k: the generator's
+user + system CPU seconds per 10,000 requests; gen %, nginx %: each one's CPU over the
+generator's run, in % of its core; others %: the rest of the machine's busy CPU meanwhile
+(other people's work on a shared machine: noise), in % of one core; p50/p99 as each tool
+reports them (cicada and Locust: whole-run percentiles of their stats CSV, in whole ms;
+wrk: --latency); c/tool: cicada's number over the tool's, same round, median of rounds."""
 TOOLS = [("cicada", "cicada"), ("wrk", "wrk"), ("fast", "Locust FastHttpUser"),
          ("http", "Locust HttpUser")]
 
@@ -109,8 +128,9 @@ def fmt(x, spec):
 
 def table(path):
     rows = [json.loads(line) for line in open(path) if line.strip()]
-    head = ["case", "tool", "req/s", "of expected", "CPU-s/10k req", "req/CPU-s", "peak RSS MiB",
-            "KiB/user", "p50 ms", "p99 ms", "failed", "cicada/tool req/s", "cicada/tool req/CPU-s"]
+    head = ["case", "tool", "req/s", "of expected", "CPU-s/10k", "req/CPU-s", "gen %", "nginx %", "others %",
+            "peak RSS MiB", "KiB/user", "p50 ms", "p99 ms", "failed", "c/tool req/s",
+            "c/tool req/CPU-s"]
     out, notes = [], []
     for cid, label in CASES:
         runs = [r for r in rows if r["case"] == cid]
@@ -118,7 +138,9 @@ def table(path):
             continue
         label = label.format(users=runs[0]["users"])
         if cid == "b20k" and runs[0]["users"] < 20000:
-            label += " (20,000 exceed the fd limit)"
+            label += "**"
+            notes.append(f"** 20,000 users need more open files than the limit allows here; the "
+                         f"case runs {runs[0]['users']:,} (95% of it).")
         first = True
         for tid, tname in TOOLS:
             mine = sorted((r for r in runs if r["tool"] == tid), key=lambda r: r["round"])
@@ -147,6 +169,9 @@ def table(path):
             out.append([label if first else "", tname, fmt(rate, ",.0f"), of_exp or "",
                         fmt(med(1e4 * r["cpu"] / r["requests"] if r["requests"] else None for r in mine), ".3f"),
                         fmt(med(eff(r) for r in mine), ",.0f"),
+                        fmt(med(100 * r["cpu"] / r["wall"] for r in mine), ".0f"),
+                        fmt(med(r.get("target_pct") for r in mine), ".0f"),
+                        fmt(med(r.get("other_pct") for r in mine), ".0f"),
                         fmt(med(r["rss_kib"] / 1024 for r in mine), ".1f"),
                         fmt(med(r["rss_kib"] / max(1, r["max_users"]) for r in mine), ".1f") if think else "",
                         fmt(med(r["p50"] for r in mine), "g"), fmt(med(r["p99"] for r in mine), "g"),
@@ -163,6 +188,7 @@ def table(path):
         print(line(row))
     for n in notes:
         print(n)
+    print(LEGEND)
     # What the scenario language costs each tool: CPU per request, language over plain.
     for tid, tname in TOOLS:
         ratios = []

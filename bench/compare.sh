@@ -215,17 +215,34 @@ record() { # KIND NAME CASE TOOL ROUND USERS [EXPECTED_RPS]
     $py bench/compare.py record "$res" "$1" "$dir/$2" "${@:3}" ||
         { echo "  $4: no numbers; the end of its log:"; tail -5 "$dir/$2.err" | sed 's/^/    /'; }
 }
+nginx_ticks() { # CPU clock ticks (user + system) that nginx's worker has used so far
+    local worker
+    worker=$(cat "/proc/${pids[0]}/task/${pids[0]}/children")
+    awk '{print $14 + $15}' "/proc/${worker%% *}/stat"
+}
+busy_ticks() { # CPU clock ticks the whole machine has been busy (or stolen by the host)
+    awk '/^cpu /{print $2 + $3 + $4 + $7 + $8 + $9}' /proc/stat
+}
+# measured NAME COMMAND...: timed, and into $dir/NAME.target the CPU ticks of nginx's
+# worker and of the whole machine before and after, and the ticks per second: what the
+# other engineers' work on a shared machine took during the run shows there.
+measured() {
+    local before
+    before="$(nginx_ticks) $(busy_ticks)"
+    timed "$@"
+    echo "$before $(nginx_ticks) $(busy_ticks) $(getconf CLK_TCK)" > "$dir/$1.target"
+}
 run_cicada() { # NAME CASE ROUND USERS SPAWN_RATE SCENARIO SECONDS [EXPECTED_RPS]
-    timed "$1" "$bin" -f "$6" --headless -u "$4" -r "$5" -t "$7s" --only-summary --csv "$dir/$1"
+    measured "$1" "$bin" -f "$6" --headless -u "$4" -r "$5" -t "$7s" --only-summary --csv "$dir/$1"
     record csv "$1" "$2" cicada "$3" "$4" ${8:+"$8"}
 }
 run_locust() { # NAME CASE TOOL ROUND USERS SPAWN_RATE LOCUSTFILE SECONDS [EXPECTED_RPS]
-    timed "$1" locust -f "$7" -H "$host" --headless -u "$5" -r "$6" -t "$8s" --only-summary \
+    measured "$1" locust -f "$7" -H "$host" --headless -u "$5" -r "$6" -t "$8s" --only-summary \
         --csv "$dir/$1"
     record csv "$1" "$2" "$3" "$4" "$5" ${9:+"$9"}
 }
 run_wrk() { # NAME CASE ROUND CONNECTIONS PATH SECONDS
-    timed "$1" wrk -t1 -c"$4" -d"$6s" --latency "$host$5"
+    measured "$1" wrk -t1 -c"$4" -d"$6s" --latency "$host$5"
     record wrk "$1" "$2" wrk "$3" "$4"
 }
 has() { [[ " $cases " == *" $1 "* ]]; }
