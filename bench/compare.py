@@ -9,7 +9,7 @@ PREFIX_stats_history.csv, which cicada and Locust write in the same format). PRE
 holds /usr/bin/time's "%U %S %M %e" of the generator's process tree; PREFIX.target, when
 there, the CPU clock ticks of nginx and of the whole machine before the run, the same after
 it, and the ticks per second. EXPECTED_RPS marks a
-think-time run: its steady rate is read from the history once every user runs.
+think-time run: its steady rate and p99 are read from the history once every user runs.
 """
 import csv
 import json
@@ -55,14 +55,20 @@ def record_csv(prefix, users, expected):
             if row["Name"] == "Aggregated"]
     r["max_users"] = max((int(row["User Count"]) for row in hist), default=0)
     if expected:
-        # Steady state: every user running, the first 2 such seconds left out (a user's
-        # first request waits for its think time). A tool that never started them all is
-        # measured over its last 5 seconds of running users, against the full expectation.
-        full = [row for row in hist if int(row["User Count"]) == users][2:]
+        # Steady state: every user running, from 5 s after the last one started (the spawn
+        # burst's connections and first requests settle) to the end. A tool that never
+        # started them all is measured over its last 5 seconds of running users, against
+        # the full expectation. Think-time runs write --csv-full-history, whose Aggregated
+        # percentiles are the last ~10 s ("current"), so the last row's 99% is the p99 of
+        # the steady state.
+        full = [row for row in hist if int(row["User Count"]) == users]
+        full = [row for row in full if int(row["Timestamp"]) >= int(full[0]["Timestamp"]) + 5] \
+            if full else []
         if len(full) < 3:
             full = [row for row in hist if int(row["User Count"]) > 0][-6:]
         r["steady_rps"] = ((int(full[-1]["Total Request Count"]) - int(full[0]["Total Request Count"]))
                            / max(1, int(full[-1]["Timestamp"]) - int(full[0]["Timestamp"])))
+        r["steady_p99"] = num(full[-1]["99%"])
         r["steady_users"] = int(full[-1]["User Count"])
         r["expected_rps"] = expected
     return r
@@ -80,8 +86,9 @@ def record(results, kind, prefix, case, tool, rnd, users, expected=None):
     r.update(case=case, tool=tool, round=int(rnd), users=int(users))
     with open(results, "a") as f:
         f.write(json.dumps(r) + "\n")
-    rate = f"steady {r['steady_rps']:,.0f} req/s of {r['expected_rps']:,.0f} expected, " \
-           f"{r['steady_users']:,} users" if expected else f"{r['rps']:,.0f} req/s"
+    rate = f"steady {r['steady_rps']:,.0f} req/s of {r['expected_rps']:,.0f} expected " \
+           f"(p99 {fmt(r['steady_p99'], 'g')} ms), {r['steady_users']:,} users" if expected \
+        else f"{r['rps']:,.0f} req/s"
     load = "" if r["target_pct"] is None else \
         f", nginx {r['target_pct']:.0f}% and others {r['other_pct']:.0f}% of a core"
     print(f"  {tool:7} {rate}, {r['requests']:,} requests, {r['failures']:,} failed, "
@@ -102,7 +109,7 @@ CASES = [  # id, label
     ("dlang", "(d) language journey"),
 ]
 LEGEND = """(a) no think time, keep-alive, GET of 100 bytes (10 KB where said); (b) think time
-0.5-1.5 s, expected rate = users / 1 s; (c) 100 users, no think time, 1,000 request names;
+0.5-1.5 s, expected rate = users / 1 s, steady = from 5 s after the last user started; (c) 100 users, no think time, 1,000 request names;
 (d) 100 users, no think time, login then a 3-request journey. CPU-s/10k: the generator's
 user + system CPU seconds per 10,000 requests; gen %, nginx %: each one's CPU over the
 generator's run, in % of its core; others %: the rest of the machine's busy CPU meanwhile
@@ -129,7 +136,7 @@ def fmt(x, spec):
 def table(path):
     rows = [json.loads(line) for line in open(path) if line.strip()]
     head = ["case", "tool", "req/s", "of expected", "CPU-s/10k", "req/CPU-s", "gen %", "nginx %", "others %",
-            "peak RSS MiB", "KiB/user", "p50 ms", "p99 ms", "failed", "c/tool req/s",
+            "peak RSS MiB", "KiB/user", "p50 ms", "p99 ms", "steady p99", "failed", "c/tool req/s",
             "c/tool req/CPU-s"]
     out, notes = [], []
     for cid, label in CASES:
@@ -175,6 +182,7 @@ def table(path):
                         fmt(med(r["rss_kib"] / 1024 for r in mine), ".1f"),
                         fmt(med(r["rss_kib"] / max(1, r["max_users"]) for r in mine), ".1f") if think else "",
                         fmt(med(r["p50"] for r in mine), "g"), fmt(med(r["p99"] for r in mine), "g"),
+                        fmt(med(r["steady_p99"] for r in mine), "g") if think else "",
                         fmt(med(r["failures"] for r in mine), ",.0f"),
                         fmt(med(ratios_rps), ".2f") + "x" if ratios_rps else "",
                         fmt(med(ratios_eff), ".2f") + "x" if ratios_eff else ""])

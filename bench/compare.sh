@@ -8,8 +8,10 @@
 #   (a) no think time, keep-alive: 10, 100 and 1,000 users (wrk -c N -t 1), and 100 users
 #       fetching the 10 KB file;
 #   (b) 10,000 and 20,000 users with 0.5-1.5 s think time (cicada and FastHttpUser; wrk
-#       cannot think), one run each: steady rate against the expected users/1.0 s, RSS per
-#       user; 20,000 becomes 95% of the open-files hard limit where that is lower;
+#       cannot think), one run each, users started over 5 s: the steady rate (from 5 s
+#       after the last user started) against the expected users/1.0 s, the p99 of the last
+#       10 s, RSS per user; 20,000 becomes 95% of the open-files hard limit where that is
+#       lower;
 #   (c) 1,000 distinct request names, 100 users, no think time (cicada, FastHttpUser);
 #   (d) bench/language.sh's journey written plain and written with captures, templates,
 #       test data and checks (cicada; FastHttpUser with catch_response and a JSON capture).
@@ -232,13 +234,16 @@ measured() {
     timed "$@"
     echo "$before $(nginx_ticks) $(busy_ticks) $(getconf CLK_TCK)" > "$dir/$1.target"
 }
+# A think-time run (EXPECTED_RPS given) also writes --csv-full-history, whose percentiles
+# are those of the last ~10 s.
 run_cicada() { # NAME CASE ROUND USERS SPAWN_RATE SCENARIO SECONDS [EXPECTED_RPS]
-    measured "$1" "$bin" -f "$6" --headless -u "$4" -r "$5" -t "$7s" --only-summary --csv "$dir/$1"
+    measured "$1" "$bin" -f "$6" --headless -u "$4" -r "$5" -t "$7s" --only-summary \
+        --csv "$dir/$1" ${8:+--csv-full-history}
     record csv "$1" "$2" cicada "$3" "$4" ${8:+"$8"}
 }
 run_locust() { # NAME CASE TOOL ROUND USERS SPAWN_RATE LOCUSTFILE SECONDS [EXPECTED_RPS]
     measured "$1" locust -f "$7" -H "$host" --headless -u "$5" -r "$6" -t "$8s" --only-summary \
-        --csv "$dir/$1"
+        --csv "$dir/$1" ${9:+--csv-full-history}
     record csv "$1" "$2" "$3" "$4" "$5" ${9:+"$9"}
 }
 run_wrk() { # NAME CASE ROUND CONNECTIONS PATH SECONDS
