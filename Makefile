@@ -92,10 +92,11 @@ $(B)/gen/assets.o: $(ASSET_C)
 	@echo "  CC      $<"
 	$(Q)$(CC) $(ALLFLAGS) -c -o $@ $<
 
+# -rdynamic as for cicada: plugins dlopen'ed by the tests call the binary's cicada_*.
 $(B)/tests/%: tests/unit/%.c $(SLIB) $(LIB) Makefile
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
-	$(Q)$(CC) $(ALLFLAGS) -Itests/unit -o $@ $< $(SLIB) $(LIB) $(LIBS) $(TESTLIBS)
+	$(Q)$(CC) $(ALLFLAGS) -rdynamic -Itests/unit -o $@ $< $(SLIB) $(LIB) $(LIBS) $(TESTLIBS)
 
 # ---- set-up ---------------------------------------------------------------------------
 # Installs only what is missing, so a ready machine runs no apt-get at all.

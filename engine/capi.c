@@ -200,11 +200,17 @@ void capi_user_cleanup(user *u)
     u->vars = NULL;
 }
 
+static void settle_pending(user *u, struct cstate *st, const char *error);
+
 void capi_run_task(user *u, void *data)
 {
     state_of(u);
     cicada_task_fn fn = (cicada_task_fn)data;
     fn(u);
+    /* A manual request the task never judged counts as its status says, now. */
+    cstate *st = u->vars;
+    if (st)
+        settle_pending(u, st, st->pending_error);
 }
 
 /* Task only: the calling code must be this user's own coroutine. */

@@ -489,6 +489,7 @@ static void free_class(uclass *u)
     sclass *sc = u->data;
     free(u->name);
     free(u->host);
+    free(u->base_host);
     free(u->tasks);
     free_task(&u->on_start);
     free_task(&u->on_stop);
@@ -920,7 +921,8 @@ int scenario_resolve(scenario *sc, const char *host_override, char *err, size_t 
         uclass *u = sc->run[i];
         sclass *c = u->data;
         const char *host = class_host(u, host_override);
-        u->base_host = host;
+        free(u->base_host);
+        u->base_host = host ? xstrdup(host) : NULL;
         if (interp_resolve(&c->on_start, host, err, errlen) ||
             interp_resolve(&c->on_stop, host, err, errlen))
             return -1;

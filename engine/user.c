@@ -280,6 +280,10 @@ void user_release(user *u)
 {
     if (u->env)
         ev_timer_stop(u->env->loop, &u->timer);
+    /* Whatever a waiting task armed (an fd watcher) must not outlive the user. */
+    if (u->op == OP_WAIT && u->op_cancel)
+        u->op_cancel(u, u->op_cancel_data);
+    u->op_cancel = NULL;
     if (u->co) {
         /* Abandoned mid-task at exit: nothing on its stack is unwound. */
         coro_discard(u->co);

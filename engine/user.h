@@ -59,7 +59,8 @@ struct uclass {
     int weight;             /* >= 0 */
     int fixed_count;        /* > 0: exactly this many users, weight ignored */
     char *host;             /* base URL override, or NULL */
-    const char *base_host;  /* where relative URLs go this test (scenario_resolve), or NULL */
+    char *base_host;        /* where relative URLs go this test (scenario_resolve, owned by
+                             * the scenario: a --host from a message outlives it), or NULL */
     size_t context_size;    /* C classes: per-user memory for cicada_context */
     wait_spec wait;
     bool sequential;        /* tasks in order (each repeated `weight` times) */

@@ -173,8 +173,7 @@ void cicada_exception(cicada_user *u, const char *msg, const char *where);
  * the user ends. */
 void *cicada_context(cicada_user *u);
 
-/* Per-user variables (shared with JSON scenarios' captures when mixed): get returns NULL
- * when unset; set copies the value. */
+/* Per-user variables of this C user: get returns NULL when unset; set copies the value. */
 const char *cicada_get(cicada_user *u, const char *name);
 int cicada_set(cicada_user *u, const char *name, const char *value);
 

@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import CICADA, REPO, SLACK, failure_rows, log_lines, read_csv, stats_rows
+from conftest import (CICADA, REPO, SANITIZER_MARKS, SLACK, failure_rows, log_lines, read_csv,
+                      stats_rows)
 from test_distributed import start_master
 
 # A program built with AddressSanitizer installs no SIGSEGV handler of its own.
@@ -29,6 +30,14 @@ ASAN = b"__asan_init" in Path(CICADA).read_bytes()
 def cache(tmp_path_factory):
     """This module's compiler cache ($XDG_CACHE_HOME)."""
     return tmp_path_factory.mktemp("xdg-cache")
+
+
+def refused(r):
+    """A run that stopped before any user: exit code 1, and a clean one."""
+    assert r.rc == 1, r
+    assert "Ramping to" not in r.err, r
+    for mark in SANITIZER_MARKS:
+        assert mark not in r.err, r
 
 
 def cenv(cicada, cache_dir, **extra):
@@ -182,7 +191,7 @@ BROKEN = plugin(r"""
 static void t(cicada_user *u)
 {
     cicada_response r;
-    cicada_http(u, &(cicada_request){.url = "/ok"}, &r)
+    cicada_http(u, &(cicada_request){.url = "/ok"}, &r);
     int x = ;
 }
 static const cicada_task tasks[] = {{.name = "t", .weight = 1, .fn = t}};
@@ -193,13 +202,11 @@ def test_compile_error_is_shown_and_nothing_starts(cicada, cache, target):
     cicada.write("broken.c", BROKEN)
     r = cicada.run("-f", "broken.c", "-H", target.url, "--headless", "-u", 2, "-t", "2s",
                    env=cenv(cicada, cache))
-    assert r.rc == 1, r
-    # The compiler's own message, with the file and line (line 10: the missing ';').
+    refused(r)
+    # The compiler's own message, with the file and line.
     line = BROKEN.splitlines().index("    int x = ;") + 1
-    assert re.search(rf"broken\.c:{line}:\d+: error:", r.err) or \
-        re.search(rf"broken\.c:{line - 1}:\d+: error:", r.err), r.err
+    assert re.search(rf"^broken\.c:{line}:\d+: error: ", r.err, re.M), r.err
     assert "cicada: error: broken.c: the C compiler failed (its messages are above)" in r.err
-    assert "Ramping to" not in r.err
     assert not built(cache, "broken")
     time.sleep(0.2)
     assert target.total() == 0
@@ -209,10 +216,9 @@ def test_no_compiler(cicada, tmp_path):
     cicada.write("nocc.c", simple())
     r = cicada.run("-f", "nocc.c", "--headless", "-u", 1, "-t", "1s",
                    env=cenv(cicada, tmp_path / "xdg", CC="/nonexistent"))
-    assert r.rc == 1, r
+    refused(r)
     assert ('cicada: error: nocc.c: no C compiler ("/nonexistent" could not run): install '
             'gcc, or set CC') in r.err
-    assert "Ramping to" not in r.err
 
 
 def test_prebuilt_shared_object(cicada, cache, target):
@@ -253,10 +259,9 @@ def test_file_without_plugin_entry(cicada, cache):
     cicada.write("noentry.c", "#include <cicada.h>\nint nothing_here(void) { return 1; }\n")
     r = cicada.run("-f", "noentry.c", "--headless", "-u", 1, "-t", "1s",
                    env=cenv(cicada, cache))
-    assert r.rc == 1, r
+    refused(r)
     assert ("cicada: error: noentry.c: no CICADA_PLUGIN(setup) in it (see docs/c-api.md)"
             in r.err)
-    assert "Ramping to" not in r.err
 
 
 def test_bad_class_is_refused(cicada, cache):
@@ -268,7 +273,7 @@ def test_bad_class_is_refused(cicada, cache):
         " .ntasks = 1});"))
     r = cicada.run("-f", "badclass.c", "--headless", "-u", 1, "-t", "1s",
                    env=cenv(cicada, cache))
-    assert r.rc == 1, r
+    refused(r)
     assert "badclass.c: cicada_add_class(Bad): a bad wait time" in r.err
     assert ("cicada: error: badclass.c: its setup function failed (returned 0; 1 class "
             "errors logged)") in r.err
@@ -307,6 +312,20 @@ def test_cache_reuse_and_rebuild(cicada, tmp_path, target):
     assert len(log.read_text().splitlines()) == 2
 
 
+def test_docs_complete_examples_load(cicada, cache):
+    """Every complete C file in docs/c-api.md (a ```c block with CICADA_PLUGIN) builds and
+    loads."""
+    text = (REPO / "docs" / "c-api.md").read_text()
+    blocks = [b for b in re.findall(r"^```c\n(.*?)^```", text, re.M | re.S)
+              if "CICADA_PLUGIN(" in b and "#include <cicada.h>" in b]
+    assert blocks
+    for i, b in enumerate(blocks):
+        name = cicada.write(f"doc{i}.c", b)
+        r = cicada.run("-f", name, "--list", env=cenv(cicada, cache))
+        assert r.rc == 0, (b, r)
+        assert "Available Users:" in r.out + r.err, r
+
+
 # ---- C beside JSON --------------------------------------------------------------------
 
 def test_mixed_json_and_c_classes(cicada, cache, target):
@@ -338,7 +357,7 @@ def test_duplicate_class_name_across_json_and_c(cicada, cache):
     cicada.write("dup.c", simple())
     r = cicada.run("-f", "j.json,dup.c", "--headless", "-u", 1, "-t", "1s",
                    env=cenv(cicada, cache))
-    assert r.rc == 1, r
+    refused(r)
     assert 'dup.c: user class "CUser" is already defined in j.json' in r.err
 
 
@@ -529,8 +548,8 @@ def test_wait_fd_timeout_and_readiness(cicada, cache):
     timeout = rows[("fd", "timeout")]
     assert int(timeout["Request Count"]) >= 4
     assert 195 <= float(timeout["Min Response Time"]) <= 260, timeout
-    assert float(timeout["Max Response Time"]) < 400, timeout
-    assert float(rows[("fd", "readable")]["Max Response Time"]) < 100
+    assert float(timeout["Max Response Time"]) < 1000, timeout
+    assert float(rows[("fd", "readable")]["Max Response Time"]) < 500
     assert float(rows[("fd", "readable")]["Average Content Size"]) == 1
     assert rows[("", "Aggregated")]["Failure Count"] == "0"
     assert "cicada_wait_fd: a bad fd, events or timeout" in r.err
@@ -584,9 +603,6 @@ static const cicada_task tasks[] = {{.name = "ask", .weight = 1, .fn = ask}};
         return 1;""")
 
 
-@pytest.mark.xfail(strict=True, reason="a manual request nobody judges is reported only by "
-                   "the user's next cicada_http (engine/capi.c settle_pending): the user's "
-                   "last one is never counted, and each is logged at the next one's time")
 def test_unjudged_manual_request_counts_as_its_status(cicada, cache, target):
     cicada.write("unjudged.c", UNJUDGED)
     # A generous stop timeout: every task ends by itself, nothing is in flight at the end.
@@ -633,6 +649,7 @@ def test_stack_overflow_names_the_task(cicada, cache):
 
 # ---- distributed ----------------------------------------------------------------------
 
+# The class's host comes from $DIST_HOST when set (NULL: --host).
 DIST = plugin(r"""
 static void hit(cicada_user *u)
 {
@@ -644,48 +661,63 @@ static void hit(cicada_user *u)
 static const cicada_task tasks[] = {{.name = "hit", .weight = 1, .fn = hit}};
 """, r"""
     if (cicada_add_class(reg, &(cicada_class){.name = "Dist", .weight = 1,
-            .wait = CICADA_WAIT_BETWEEN, .wait_a = 0, .wait_b = 0.05,
-            .tasks = tasks, .ntasks = 1}))
+            .host = getenv("DIST_HOST"), .wait = CICADA_WAIT_BETWEEN, .wait_a = 0,
+            .wait_b = 0.05, .tasks = tasks, .ntasks = 1}))
         return 1;""")
 
 
-def test_workers_build_the_c_file(cicada, tmp_path, target):
+def distributed(cicada, tmp_path, master_args, worker_env, workers=2, users=4, secs=3):
+    """A headless master running dist.c with `workers` workers, each with an empty cache
+    of its own; returns (master Result, worker Results, worker caches)."""
     cicada.write("dist.c", DIST)
-    users = 4
-    mproc, port, _ = start_master(cicada, "-f", "dist.c", "-H", target.url, "--headless",
-                                  "-u", users, "-r", users, "-t", "3s", "--expect-workers", 2,
-                                  "--csv", "D")
-    caches = [tmp_path / f"wcache{i}" for i in range(2)]
-    workers = [cicada.start("--worker", "--master-host", "127.0.0.1", "--master-port", port,
-                            env=cenv(cicada, caches[i])) for i in range(2)]
-    r = mproc.wait(3 + 2 * SLACK)
-    ws = [w.wait(SLACK) for w in workers]
+    mproc, port, _ = start_master(cicada, "-f", "dist.c", "--headless", "-u", users, "-r",
+                                  users, "-t", f"{secs}s", "--expect-workers", workers,
+                                  *master_args)
+    caches = [tmp_path / f"wcache{i}" for i in range(workers)]
+    procs = [cicada.start("--worker", "--master-host", "127.0.0.1", "--master-port", port,
+                          env=cenv(cicada, caches[i], **worker_env)) for i in range(workers)]
+    r = mproc.wait(secs + 2 * SLACK)
+    return r, [w.wait(SLACK) for w in procs], caches
+
+
+def check_distributed_counts(cicada, r, ws, target, users):
     assert r.rc == 0, r
     for w in ws:
         assert w.rc == 0, w
-    # Each worker compiled the file it was sent into its own cache.
-    for cd in caches:
-        assert len(built(cd, "dist")) == 1, list((cd / "cicada").iterdir())
     target.wait_idle(quiet=0.2)
-    agg = stats_rows(cicada.path("D_stats.csv"))[("", "Aggregated")]
-    n = int(agg["Request Count"])
+    rows = stats_rows(cicada.path("D_stats.csv"))
+    assert set(rows) == {("GET", "dist ok"), ("", "Aggregated")}, rows.keys()
+    n = int(rows[("", "Aggregated")]["Request Count"])
     assert n > users
     assert 0 <= target.total() - n <= users, (target.total(), n)
-    # Both workers ran users, each with its own index.
-    assert {q.query for q in target.requests()} == {"w=1", "w=2"}
+    # Both workers ran users, each with its own index (0-based, as {{worker_index}}).
+    assert {q.query for q in target.requests()} == {"w=0", "w=1"}
+
+
+def test_workers_build_the_c_file(cicada, tmp_path, target):
+    r, ws, caches = distributed(cicada, tmp_path, ["--csv", "D"],
+                                {"DIST_HOST": target.url})
+    check_distributed_counts(cicada, r, ws, target, 4)
+    # Each worker compiled the file it was sent into its own (empty) cache.
+    for cd in caches:
+        assert len(built(cd, "dist")) == 1, list((cd / "cicada").iterdir())
+    assert {p.name for p in built(caches[0], "dist")} == \
+        {p.name for p in built(caches[1], "dist")}
+
+
+def test_workers_relative_urls_with_host_option(cicada, tmp_path, target):
+    r, ws, _ = distributed(cicada, tmp_path, ["-H", target.url, "--csv", "D"], {})
+    check_distributed_counts(cicada, r, ws, target, 4)
 
 
 def test_worker_without_a_compiler_refuses(cicada, tmp_path, target):
-    cicada.write("dist.c", DIST)
-    mproc, port, _ = start_master(cicada, "-f", "dist.c", "-H", target.url, "--headless",
-                                  "-u", 2, "-r", 2, "-t", "2s", "--expect-workers", 1)
-    worker = cicada.start("--worker", "--master-host", "127.0.0.1", "--master-port", port,
-                          env=cenv(cicada, tmp_path / "empty", CC="/nonexistent"))
-    r = mproc.wait(2 + 2 * SLACK)
-    w = worker.wait(SLACK)
+    r, ws, _ = distributed(cicada, tmp_path, [], {"DIST_HOST": target.url,
+                                                  "CC": "/nonexistent"},
+                           workers=1, users=2, secs=2)
     assert re.search(r"/ERROR/cicada\.master: Worker \S+: \S*dist\.c: no C compiler "
                      r'\("/nonexistent" could not run\)', r.err), r.err
+    w = ws[0]
     assert 'no C compiler ("/nonexistent" could not run)' in w.err
-    assert "Ramping to" not in w.err and "All users spawned" not in w.err
+    assert "All users spawned" not in w.err
     time.sleep(0.2)
     assert target.total() == 0
