@@ -1,7 +1,7 @@
 """Numbers for bench/compare.sh: reads one run's files into a JSON line, and prints the table.
 
     compare.py record RESULTS KIND PREFIX CASE TOOL ROUND USERS [EXPECTED_RPS]
-    compare.py table RESULTS
+    compare.py table RESULTS [--markdown]
 
 record appends one JSON line to RESULTS and prints a short line about the run. KIND is
 "wrk" (PREFIX.out is wrk --latency output) or "csv" (PREFIX_stats.csv and
@@ -109,13 +109,14 @@ CASES = [  # id, label
     ("dlang", "(d) language journey"),
 ]
 LEGEND = """(a) no think time, keep-alive, GET of 100 bytes (10 KB where said); (b) think time
-0.5-1.5 s, expected rate = users / 1 s, steady = from 5 s after the last user started; (c) 100 users, no think time, 1,000 request names;
-(d) 100 users, no think time, login then a 3-request journey. CPU-s/10k: the generator's
-user + system CPU seconds per 10,000 requests; gen %, nginx %: each one's CPU over the
-generator's run, in % of its core; others %: the rest of the machine's busy CPU meanwhile
-(other people's work on a shared machine: noise), in % of one core; p50/p99 as each tool
-reports them (cicada and Locust: whole-run percentiles of their stats CSV, in whole ms;
-wrk: --latency); c/tool: cicada's number over the tool's, same round, median of rounds."""
+0.5-1.5 s, expected rate = users / 1 s, steady = from 5 s after the last user started;
+(c) 100 users, no think time, 1,000 request names; (d) 100 users, no think time, login then
+a 3-request journey. CPU-s/10k: the generator's user + system CPU seconds per 10,000
+requests; gen %, nginx %: each one's CPU over the generator's run, in % of its core;
+others %: the rest of the machine's busy CPU meanwhile (other people's work on a shared
+machine: noise), in % of one core; p50/p99 as each tool reports them (cicada and Locust:
+whole-run percentiles of their stats CSV, in whole ms; wrk: --latency); steady p99: the
+last ~10 s; c/tool: cicada's number over the tool's, same round, median of rounds."""
 TOOLS = [("cicada", "cicada"), ("wrk", "wrk"), ("fast", "Locust FastHttpUser"),
          ("http", "Locust HttpUser")]
 
@@ -133,7 +134,7 @@ def fmt(x, spec):
     return "-" if x is None else format(x, spec)
 
 
-def table(path):
+def table(path, markdown=False):
     rows = [json.loads(line) for line in open(path) if line.strip()]
     head = ["case", "tool", "req/s", "of expected", "CPU-s/10k", "req/CPU-s", "gen %", "nginx %", "others %",
             "peak RSS MiB", "KiB/user", "p50 ms", "p99 ms", "steady p99", "failed", "c/tool req/s",
@@ -145,9 +146,9 @@ def table(path):
             continue
         label = label.format(users=runs[0]["users"])
         if cid == "b20k" and runs[0]["users"] < 20000:
-            label += "**"
-            notes.append(f"** 20,000 users need more open files than the limit allows here; the "
-                         f"case runs {runs[0]['users']:,} (95% of it).")
+            label += " (fd limit)"
+            notes.append(f"(fd limit): 20,000 users need more open files than the limit allows "
+                         f"here; the case runs {runs[0]['users']:,} (95% of it).")
         first = True
         for tid, tname in TOOLS:
             mine = sorted((r for r in runs if r["tool"] == tid), key=lambda r: r["round"])
@@ -169,8 +170,8 @@ def table(path):
             if think:
                 of_exp = f"{100 * rate / mine[0]['expected_rps']:.0f}%"
                 if reached < mine[0]["users"]:
-                    of_exp += "*"
-                    notes.append(f"* {label}, {tname}: only {max(r['max_users'] for r in mine):,} of "
+                    of_exp += " (capped)"
+                    notes.append(f"(capped) {label}, {tname}: only {max(r['max_users'] for r in mine):,} of "
                                  f"{mine[0]['users']:,} users were running when the capped run ended; "
                                  f"its rate is that of its last seconds, against the full expectation.")
             out.append([label if first else "", tname, fmt(rate, ",.0f"), of_exp or "",
@@ -190,10 +191,16 @@ def table(path):
     widths = [max(len(str(row[i])) for row in out + [head]) for i in range(len(head))]
     line = lambda row: "  ".join(str(v).ljust(w) if i < 2 else str(v).rjust(w)
                                  for i, (v, w) in enumerate(zip(row, widths))).rstrip()
-    print(line(head))
-    print("-" * len(line(head)))
-    for row in out:
-        print(line(row))
+    if markdown:
+        print("| " + " | ".join(head) + " |")
+        print("|" + "|".join("---" if i < 2 else "---:" for i in range(len(head))) + "|")
+        for row in out:
+            print("| " + " | ".join(str(v) for v in row) + " |")
+    else:
+        print(line(head))
+        print("-" * len(line(head)))
+        for row in out:
+            print(line(row))
     for n in notes:
         print(n)
     print(LEGEND)
@@ -214,6 +221,6 @@ if __name__ == "__main__":
     if sys.argv[1] == "record":
         record(*sys.argv[2:])
     elif sys.argv[1] == "table":
-        table(sys.argv[2])
+        table(sys.argv[2], "--markdown" in sys.argv[3:])
     else:
         sys.exit(__doc__)
