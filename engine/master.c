@@ -23,7 +23,8 @@ typedef struct mworker {
     unsigned index;         /* order of first hello, stable */
     int state;              /* RUNNER_READY ... RUNNER_MISSING */
     bool in_plan;           /* known to the dispatcher */
-    bool waits_for_data;    /* joined a test with test data and no share left */
+    bool waits_for_data;    /* cannot take part in this test (no share of its test data
+                             * left, or it failed to load it): planned from the next */
     unsigned user_count;
     double cpu;
     uint64_t rss;
@@ -563,13 +564,19 @@ static void leave_plan(master *m, mworker *w, const char *why)
         log_warning(LOGGER, "%s", err);
     free(w->sent);
     w->sent = NULL;
-    if (running && master_worker_count(m) > 0 && users)
+    /* Only workers in the plan can take over: one waiting for the next test cannot. */
+    unsigned planned = 0;
+    for (size_t i = 0; i < m->nw; i++)
+        planned += live(m->w[i]) && m->w[i]->in_plan;
+    if (running && planned > 0 && users)
         log_info(LOGGER, "Worker %s %s: its %u users will be replaced on the other workers",
                  w->id, why, users);
-    if (running && master_worker_count(m) == 0 && m->hooks.no_workers)
-        m->hooks.no_workers(m->hooks.data, strcmp(why, "quit") == 0
-                                               ? "The last worker quit, stopping test."
-                                               : "The last worker went missing, stopping test.");
+    if (running && planned == 0 && m->hooks.no_workers)
+        m->hooks.no_workers(m->hooks.data,
+                            strcmp(why, "quit") == 0 ? "The last worker quit, stopping test."
+                            : strcmp(why, "is missing") == 0
+                                ? "The last worker went missing, stopping test."
+                                : "No worker can run this test, stopping it.");
 }
 
 static void go_missing(master *m, mworker *w, double now)
@@ -793,6 +800,12 @@ static void on_message(master *m, const char *id, const wire_msg *msg)
         const char *text = "?";
         wire_get_str(msg->data, "message", &text, err, sizeof err);
         log_error(LOGGER, "Worker %s: %s", w->id, text);
+        /* It cannot run this test (no compiler, a file it could not write): its share
+         * goes to the others, and it is planned again from the next test. */
+        if (w->in_plan && test_running(m)) {
+            leave_plan(m, w, "cannot run this test");
+            w->waits_for_data = true;
+        }
         return;
     }
     case WIRE_END_TEST: {

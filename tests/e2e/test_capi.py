@@ -719,5 +719,7 @@ def test_worker_without_a_compiler_refuses(cicada, tmp_path, target):
     w = ws[0]
     assert 'no C compiler ("/nonexistent" could not run)' in w.err
     assert "All users spawned" not in w.err
+    # Its share leaves the plan: with no other worker, the test stops rather than idle.
+    assert "No worker can run this test, stopping it." in r.err, r.err
     time.sleep(0.2)
     assert target.total() == 0
