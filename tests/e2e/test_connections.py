@@ -67,5 +67,7 @@ def test_shared_mode_pools_connections(runs):
     reqs = t_shared.requests()
     assert len(reqs) >= 10 * 4
     conns = {x.conn_id for x in reqs}
-    assert 1 <= len(conns) <= 5, len(conns)
-    assert t_shared.connections() <= 5
+    # Usually 1-3; a loaded machine (ASan, a parallel build) slows answers and puts a few
+    # more requests in flight at once. Per-user connections would be 10.
+    assert 1 <= len(conns) <= 7, len(conns)
+    assert t_shared.connections() <= 7
