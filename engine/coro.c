@@ -46,6 +46,10 @@ struct stack {
     char *lo;               /* lowest usable byte (the canary lives here) */
     size_t size;            /* usable bytes below the struct */
     unsigned vg_id;
+    /* A guard page lies below lo. Such a stack has no canary: writing it would make the
+     * bottom page resident, doubling what a task's stack costs (a task uses less than a
+     * page), and an overflow faults on the guard page before a switch could see it. */
+    bool guarded;
 };
 
 struct coro {
@@ -127,7 +131,7 @@ __asm__(
 
 static void check_canary(const coro *c)
 {
-    if (*(const uint64_t *)c->stack->lo != CANARY) {
+    if (!c->stack->guarded && *(const uint64_t *)c->stack->lo != CANARY) {
         fprintf(stderr, "cicada: stack overflow in %s (stack of %zu bytes)\n",
                 c->name ? c->name : "a task", c->stack->size);
         abort();
@@ -155,9 +159,11 @@ static struct stack *stack_get(void)
         xoom();
     /* A guard page splits the mapping in two, and the kernel caps mappings per process
      * (vm.max_map_count, 65530 by default): past that, stacks rely on the canary alone. */
-    if (mprotect(map, page, PROT_NONE) != 0)
+    bool guarded = mprotect(map, page, PROT_NONE) == 0;
+    if (!guarded)
         pool.unguarded++;
     s = (struct stack *)((char *)map + len - sizeof *s);
+    s->guarded = guarded;
     s->map = map;
     s->map_len = len;
     s->lo = (char *)map + page;
@@ -317,7 +323,8 @@ coro *coro_new(coro_fn fn, void *arg, const char *name)
     c->arg = arg;
     c->name = name;
     c->stack = s;
-    *(uint64_t *)s->lo = CANARY;
+    if (!s->guarded)
+        *(uint64_t *)s->lo = CANARY;
 #if defined(__x86_64__)
     uintptr_t top = at & ~(uintptr_t)15;
     uint64_t *sp = (uint64_t *)(top - 64);

@@ -10,8 +10,8 @@
  * instructions, no system call); elsewhere it falls back to ucontext, which costs a
  * sigprocmask per switch. Switches are annotated for AddressSanitizer and valgrind.
  * Each stack has a guard page below it (while the kernel lets us map them: see
- * coro_stats) and a canary checked at every switch, so an overflow is caught and
- * reported with the coroutine's name rather than silently corrupting memory.
+ * coro_stats; past that, a canary checked at every switch), so an overflow is caught
+ * rather than silently corrupting memory.
  *
  * Single-threaded: all coroutines belong to the thread that runs the loop. */
 #ifndef CICADA_CORO_H

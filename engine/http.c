@@ -1,10 +1,16 @@
 #include "http.h"
 
+#include <dlfcn.h>
 #include <errno.h>
+#include <gnu/libc-version.h>
+#include <malloc.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "version.h"
@@ -27,21 +33,64 @@ typedef struct http_shard {
     unsigned clients;       /* clients assigned to this shard */
 } http_shard;
 
-/* One per socket curl is watching; recycled through a free list. */
+/* A pooled easy handle. A handle stays attached to the last client that used it (its
+ * cookie jar set, its scope applied) while idle, so a client that gets its own handle
+ * back changes no option; an idle handle is taken over from its client only when another
+ * client needs one, least recently used first. */
+typedef struct http_handle {
+    CURL *easy;
+    http_client *client;            /* attached to, or NULL */
+    struct http_handle *prev, *next;    /* the idle list, when idle */
+    bool idle;
+    const http_req *last;           /* request applied last; NULL: apply everything */
+    http_req applied;               /* its values when applied: a dynamic request's struct
+                                     * is rewritten in place, so the pointer says nothing */
+    unsigned scope;                 /* CURLOPT_ADDRESS_SCOPE in effect */
+    unsigned gen;                   /* http.gen when last applied */
+    CURLU *uh;                      /* the applied request's parsed URL (a copy) */
+    struct curl_slist ua;           /* our User-Agent before the request's headers */
+} http_handle;
+
+/* One per socket curl is watching; recycled through a free list.
+ *
+ * When a transfer ends curl stops watching its keep-alive socket, and watches it again
+ * when the next request goes out. Stopping and restarting the ev_io costs nothing by
+ * itself, but the two land in different loop iterations, and libev then re-registers the
+ * descriptor with epoll: one system call per request. So the watcher of a socket curl
+ * opened through open_cb stays registered while curl ignores it ("parked"), and is taken
+ * back as it is when curl asks for the same descriptor again. close_cb stops it before
+ * the descriptor can be closed and its number reused. An idle socket only becomes readable
+ * when the server closes it (or misbehaves): the watcher then stops for good, and curl
+ * notices the dead connection by itself before reusing it. */
 struct sock {
     ev_io io;
     http_shard *sh;
     struct sock *next_free;
+    bool parked;
+};
+
+/* What the loop knows about a descriptor curl opened. */
+struct fdslot {
+    struct sock *parked;    /* its watcher, while curl is not watching it */
+    bool ours;              /* opened through open_cb, so closed through close_cb */
 };
 
 struct http {
     struct ev_loop *loop;
-    char user_agent[64];    /* "cicada/<version>" */
+    char user_agent[80];    /* "User-Agent: cicada/<version>" */
     http_shard **shards;
     size_t nshards;
     size_t open_hint;       /* a shard that may have room */
     int in_flight;
     struct sock *free_socks;
+    struct fdslot *fds;     /* by descriptor */
+    size_t nfds;
+    http_handle *idle_head, *idle_tail; /* idle handles, most recently used first */
+    bool env_proxy;         /* the environment names a proxy (http_proxy, ...) */
+    /* Bumped whenever a user starts a life: requests may have been rewritten since a
+     * handle applied them (a new test resolves URLs again, possibly at the same address),
+     * so handles re-apply everything once. */
+    unsigned gen;
     struct finished {       /* collected before they are reported */
         CURL *easy;
         CURLcode code;
@@ -52,14 +101,215 @@ struct http {
 
 static int global_refs;
 
+/* ---- curl's memory ------------------------------------------------------------------- */
+
+/* libcurl allocates and frees some twenty blocks per request (its receive buffer of 16
+ * KiB, a connection struct it throws away when it finds one to reuse, the stored response
+ * headers, ...). glibc serves blocks over 1 KiB, and smaller ones beyond seven of a size,
+ * on its slow path, with bin sorting and coalescing: a tenth of the generator's
+ * instructions. The loop's thread therefore keeps the blocks curl frees, by size, and
+ * hands them back when curl asks for that size again. Every block is an ordinary glibc
+ * block, so either side may free what the other allocated; other threads (curl's
+ * resolver) use glibc directly. Sanitizer builds bypass the cache, so that AddressSanitizer
+ * sees each block's real life. */
+#if defined(__SANITIZE_ADDRESS__)
+#define CMEM_CACHE 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define CMEM_CACHE 0
+#endif
+#endif
+#ifndef CMEM_CACHE
+#define CMEM_CACHE 1
+#endif
+#if defined(__has_include)
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#define CMEM_VALGRIND 1
+#endif
+#endif
+
+#define CMEM_LARGEST 32768  /* bytes; the receive buffer is 16385 */
+#define CMEM_KEEP 256       /* blocks kept per size: a burst of transfers' worth */
+
+static struct cmem_bin {
+    void *head;             /* free blocks, linked through their first word */
+    unsigned n;
+} cmem_bins[CMEM_LARGEST / 16 + 1];
+static _Thread_local bool cmem_here;    /* this thread runs the loop */
+
+/* The usable size glibc gives a request of n bytes (chunks are 16-aligned with an 8-byte
+ * header, 32 bytes at least); blocks of one usable size are interchangeable. */
+static size_t cmem_usable(size_t n)
+{
+    size_t u = ((n + 8 + 15) & ~(size_t)15) - 8;
+    return u < 24 ? 24 : u;
+}
+
+static void *cmem_take(size_t n)
+{
+    if (!CMEM_CACHE || !cmem_here || n == 0 || n > CMEM_LARGEST - 8)
+        return NULL;
+    struct cmem_bin *b = &cmem_bins[cmem_usable(n) / 16];
+    void *p = b->head;
+    if (p) {
+        b->head = *(void **)p;
+        b->n--;
+    }
+    return p;
+}
+
+/* malloc_usable_size also checks that the block is in use, which reads the next block's
+ * header: with thousands of users that line is cold (3.4% of the generator's CPU at
+ * 20,000 users, in perf). A block being freed is in use, so its own header is enough:
+ * glibc keeps the chunk size in the word below the block, with flags in the low three bits
+ * (2: mmapped). Trusted only when malloc is glibc's and the header agrees with
+ * malloc_usable_size on a probe. */
+static bool cmem_glibc;
+
+static size_t chunk_header(const void *p)
+{
+    return *(const size_t *)((uintptr_t)p - sizeof(size_t));
+}
+
+static size_t cmem_size_of(void *p)
+{
+    if (cmem_glibc) {
+        size_t hdr = chunk_header(p);
+        return hdr & 2 ? 0 : (hdr & ~(size_t)7) - 8;
+    }
+    return malloc_usable_size(p);
+}
+
+static bool cmem_probe(void)
+{
+#ifdef CMEM_VALGRIND
+    /* valgrind replaces malloc without changing the symbol dladdr sees. */
+    if (RUNNING_ON_VALGRIND)
+        return false;
+#endif
+#ifdef __GLIBC__
+    Dl_info m, c;
+    if (!dladdr((void *)malloc, &m) || !dladdr((void *)gnu_get_libc_version, &c) ||
+        !m.dli_fname || !c.dli_fname || strcmp(m.dli_fname, c.dli_fname) != 0)
+        return false;
+    static const size_t sizes[] = {1, 24, 100, 1288, 16385, CMEM_LARGEST};
+    bool ok = true;
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        void *p = malloc(sizes[i]);
+        if (!p)
+            xoom();
+        size_t hdr = chunk_header(p);
+        ok &= !(hdr & 2) && (hdr & ~(size_t)7) - 8 == malloc_usable_size(p);
+        free(p);
+    }
+    return ok;
+#else
+    return false;
+#endif
+}
+
+static void *cm_malloc(size_t n)
+{
+    void *p = cmem_take(n);
+    return p ? p : malloc(n);
+}
+
+static void cm_free(void *p)
+{
+    if (!p)
+        return;     /* curl frees many a NULL pointer: some hundred per request */
+    if (CMEM_CACHE && cmem_here) {
+        /* glibc's heap chunks have a usable size of 8 modulo 16; mmapped ones do not. */
+        size_t u = cmem_size_of(p);
+        if (u <= CMEM_LARGEST && u % 16 == 8) {
+            struct cmem_bin *b = &cmem_bins[u / 16];
+            if (b->n < CMEM_KEEP) {
+                *(void **)p = b->head;
+                b->head = p;
+                b->n++;
+                return;
+            }
+        }
+    }
+    free(p);
+}
+
+/* curl grows its buffers (the request it writes, header lines) by doubling. */
+static void *cm_realloc(void *p, size_t n)
+{
+    if (!p)
+        return cm_malloc(n);
+    size_t u = malloc_usable_size(p);
+    if (n && n <= u)
+        return p;
+    void *q = cmem_take(n);
+    if (!q)
+        return realloc(p, n);
+    memcpy(q, p, u);
+    cm_free(p);
+    return q;
+}
+
+static void *cm_calloc(size_t n, size_t size)
+{
+    if (size && n > SIZE_MAX / size)
+        return NULL;
+    void *p = cmem_take(n * size);
+    if (!p)
+        return calloc(n, size);
+    memset(p, 0, n * size);
+    return p;
+}
+
+static char *cm_strdup(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *p = cm_malloc(n);
+    if (p)
+        memcpy(p, s, n);
+    return p;
+}
+
+static void cmem_drain(void)
+{
+    for (size_t i = 0; i < sizeof cmem_bins / sizeof cmem_bins[0]; i++) {
+        while (cmem_bins[i].head) {
+            void *p = cmem_bins[i].head;
+            cmem_bins[i].head = *(void **)p;
+            free(p);
+        }
+        cmem_bins[i].n = 0;
+    }
+}
+
 static void check_done(http_shard *sh);
 
 /* ---- curl <-> libev ----------------------------------------------------------------- */
+
+static void sock_free(http *h, struct sock *s)
+{
+    ev_io_stop(h->loop, &s->io);
+    s->parked = false;
+    s->next_free = h->free_socks;
+    h->free_socks = s;
+}
+
+static struct fdslot *fdslot(http *h, curl_socket_t fd)
+{
+    return fd >= 0 && (size_t)fd < h->nfds ? &h->fds[fd] : NULL;
+}
 
 static void sock_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
     (void)loop;
     struct sock *s = (struct sock *)w;
+    if (s->parked) {
+        http *h = s->sh->h;
+        fdslot(h, w->fd)->parked = NULL;
+        sock_free(h, s);
+        return;
+    }
     int action = (revents & EV_READ ? CURL_CSELECT_IN : 0) |
                  (revents & EV_WRITE ? CURL_CSELECT_OUT : 0);
     curl_multi_socket_action(s->sh->multi, w->fd, action, &s->sh->running);
@@ -81,33 +331,92 @@ static int curl_socket_fn(CURL *easy, curl_socket_t fd, int what, void *userp, v
     http_shard *sh = userp;
     http *h = sh->h;
     struct sock *s = socketp;
+    struct fdslot *slot = fdslot(h, fd);
     if (what == CURL_POLL_REMOVE) {
         if (s) {
-            ev_io_stop(h->loop, &s->io);
             curl_multi_assign(sh->multi, fd, NULL);
-            s->next_free = h->free_socks;
-            h->free_socks = s;
+            /* A watcher for writing would wake the loop at once: only reading parks. A
+             * socket dropped while connecting (a connection attempt that lost or failed)
+             * may be closed without close_cb: it is not trusted from now on. */
+            if (slot && slot->ours && s->io.events == EV_READ) {
+                s->parked = true;
+                slot->parked = s;
+            } else {
+                sock_free(h, s);
+                if (slot)
+                    slot->ours = false;
+            }
         }
         return 0;
     }
     int events = (what & CURL_POLL_IN ? EV_READ : 0) | (what & CURL_POLL_OUT ? EV_WRITE : 0);
+    if (!s && slot && slot->parked) {
+        s = slot->parked;
+        slot->parked = NULL;
+        s->parked = false;
+        s->sh = sh;
+        curl_multi_assign(sh->multi, fd, s);
+        if (s->io.events == events)
+            return 0;   /* still registered as it was: no system call */
+    }
     if (!s) {
+        /* A connection's socket is first watched for writing (connecting); one first
+         * watched for reading is not a connection (curl's resolver wake-up pipe), even if
+         * it got the number of a connection's socket that curl closed by other means. */
+        if (slot && !(events & EV_WRITE))
+            slot->ours = false;
         s = h->free_socks;
         if (s)
             h->free_socks = s->next_free;
         else
             s = xmalloc(sizeof *s);
         s->sh = sh;
+        s->parked = false;
         ev_io_init(&s->io, sock_cb, fd, events);
         curl_multi_assign(sh->multi, fd, s);
     } else {
-        /* libev forbids changing an active watcher; curl may also hand us a new socket
-         * that reuses an old descriptor number, so always set the fd again. */
+        /* libev forbids changing an active watcher. */
         ev_io_stop(h->loop, &s->io);
         ev_io_set(&s->io, fd, events);
     }
     ev_io_start(h->loop, &s->io);
     return 0;
+}
+
+static curl_socket_t open_cb(void *clientp, curlsocktype purpose, struct curl_sockaddr *a)
+{
+    (void)purpose;
+    http *h = clientp;
+    curl_socket_t fd = socket(a->family, a->socktype, a->protocol);
+    if (fd < 0)
+        return CURL_SOCKET_BAD;
+    if ((size_t)fd >= h->nfds) {
+        size_t n = h->nfds ? h->nfds : 64;
+        while (n <= (size_t)fd)
+            n *= 2;
+        h->fds = xrealloc(h->fds, n * sizeof *h->fds);
+        memset(h->fds + h->nfds, 0, (n - h->nfds) * sizeof *h->fds);
+        h->nfds = n;
+    }
+    /* A parked watcher on this number is stale: its socket was closed without close_cb. */
+    if (h->fds[fd].parked)
+        sock_free(h, h->fds[fd].parked);
+    h->fds[fd].parked = NULL;
+    h->fds[fd].ours = true;
+    return fd;
+}
+
+static int close_cb(void *clientp, curl_socket_t fd)
+{
+    http *h = clientp;
+    struct fdslot *slot = fdslot(h, fd);
+    if (slot) {
+        if (slot->parked)
+            sock_free(h, slot->parked);
+        slot->parked = NULL;
+        slot->ours = false;
+    }
+    return close(fd);
 }
 
 static int curl_timer_fn(CURLM *multi, long timeout_ms, void *userp)
@@ -124,7 +433,7 @@ static int curl_timer_fn(CURLM *multi, long timeout_ms, void *userp)
 
 static size_t write_cb(char *ptr, size_t size, size_t nmemb, void *userp)
 {
-    http_client *c = userp;
+    http_client *c = ((http_handle *)userp)->client;
     size_t n = size * nmemb;
     c->bytes += n;
     if (c->body) {
@@ -183,12 +492,13 @@ void http_phases(const http_times *t, uint64_t out[HTTP_NPHASES])
 
 static void report(http *h, CURL *easy, CURLcode code)
 {
-    http_client *c = NULL;
-    curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&c);
+    http_handle *hd = NULL;
+    curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&hd);
+    http_client *c = hd->client;
     curl_multi_remove_handle(c->shard->multi, easy);
     h->in_flight--;
     c->busy = false;
-    http_result r = {.code = code, .req = c->last, .bytes = c->bytes};
+    http_result r = {.code = code, .req = c->req, .bytes = c->bytes};
     http_times t;
     get_times(easy, &t);
     r.rt_us = t.total;
@@ -242,13 +552,33 @@ static void check_done(http_shard *sh)
 
 /* ---- public ------------------------------------------------------------------------- */
 
+/* True when a variable such as http_proxy or ALL_PROXY is set (no_proxy alone is not). */
+static bool env_names_proxy(void)
+{
+    extern char **environ;
+    for (char **e = environ; e && *e; e++) {
+        const char *eq = strchr(*e, '=');
+        size_t n = eq ? (size_t)(eq - *e) : strlen(*e);
+        if (n >= 6 && strncasecmp(*e + n - 6, "_proxy", 6) == 0 &&
+            !(n == 8 && strncasecmp(*e, "no", 2) == 0))
+            return true;
+    }
+    return false;
+}
+
 http *http_new(struct ev_loop *loop)
 {
-    if (global_refs++ == 0 && curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+    if (global_refs++ == 0 &&
+        curl_global_init_mem(CURL_GLOBAL_DEFAULT, cm_malloc, cm_free, cm_realloc, cm_strdup,
+                             cm_calloc) != CURLE_OK)
         xoom();
+    cmem_here = true;
+    if (global_refs == 1)
+        cmem_glibc = cmem_probe();
     http *h = xcalloc(1, sizeof *h);
     h->loop = loop;
-    snprintf(h->user_agent, sizeof h->user_agent, "cicada/%s", cicada_version);
+    snprintf(h->user_agent, sizeof h->user_agent, "User-Agent: cicada/%s", cicada_version);
+    h->env_proxy = env_names_proxy();
     return h;
 }
 
@@ -296,34 +626,140 @@ void http_free(http *h)
         free(h->shards[i]);
     }
     free(h->shards);
+    while (h->idle_head) {
+        http_handle *hd = h->idle_head;
+        h->idle_head = hd->next;
+        curl_easy_cleanup(hd->easy);
+        curl_url_cleanup(hd->uh);
+        free(hd);
+    }
     while (h->free_socks) {
         struct sock *s = h->free_socks;
         h->free_socks = s->next_free;
         free(s);
     }
     free(h->done);
+    free(h->fds);
     free(h);
-    if (--global_refs == 0)
+    if (--global_refs == 0) {
         curl_global_cleanup();
+        cmem_drain();
+    }
 }
 
-static const char *h_user_agent(const http *h)
+/* ---- handles and clients ------------------------------------------------------------ */
+
+static void idle_unlink(http *h, http_handle *hd)
 {
-    return h->user_agent;
+    if (hd->prev)
+        hd->prev->next = hd->next;
+    else
+        h->idle_head = hd->next;
+    if (hd->next)
+        hd->next->prev = hd->prev;
+    else
+        h->idle_tail = hd->prev;
+    hd->prev = hd->next = NULL;
+    hd->idle = false;
 }
 
-static void client_options(http_client *c)
+static void idle_push(http *h, http_handle *hd, bool front)
 {
-    CURL *e = c->easy;
-    curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)c);
+    hd->idle = true;
+    if (front) {
+        hd->prev = NULL;
+        hd->next = h->idle_head;
+        if (h->idle_head)
+            h->idle_head->prev = hd;
+        else
+            h->idle_tail = hd;
+        h->idle_head = hd;
+    } else {
+        hd->next = NULL;
+        hd->prev = h->idle_tail;
+        if (h->idle_tail)
+            h->idle_tail->next = hd;
+        else
+            h->idle_head = hd;
+        h->idle_tail = hd;
+    }
+}
+
+static http_handle *handle_new(http *h)
+{
+    http_handle *hd = xcalloc(1, sizeof *hd);
+    CURL *e = hd->easy = curl_easy_init();
+    if (!e)
+        xoom();
+    curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)hd);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
-    curl_easy_setopt(e, CURLOPT_WRITEDATA, c);
-    curl_easy_setopt(e, CURLOPT_COOKIEFILE, "");   /* in-memory cookie jar */
-    curl_easy_setopt(e, CURLOPT_USERAGENT, h_user_agent(c->h));
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, hd);
+    curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, open_cb);
+    curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, h);
+    curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, close_cb);
+    curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, h);
+    /* Turns the cookie engine on; the jar itself is the attached client's share. */
+    curl_easy_setopt(e, CURLOPT_COOKIEFILE, "");
+    /* The User-Agent goes with the request's headers (see headers_for), except through a
+     * proxy, whose CONNECT request only carries CURLOPT_USERAGENT. */
+    if (h->env_proxy)
+        curl_easy_setopt(e, CURLOPT_USERAGENT, h->user_agent + strlen("User-Agent: "));
+    else
+        hd->ua.data = h->user_agent;
     curl_easy_setopt(e, CURLOPT_MAXREDIRS, 30L);  /* python-requests' limit */
     curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
-    curl_easy_setopt(e, CURLOPT_ADDRESS_SCOPE, (long)c->scope);
+    /* A handle serves many users, and a TLS session one of them negotiated must not let
+     * another skip its handshake; python-requests does not resume sessions either. */
+    curl_easy_setopt(e, CURLOPT_SSL_SESSIONID_CACHE, 0L);
+    /* Without proxy variables curl would still read five of them from the environment
+     * for every request, to find none: say "no proxy for any host" once instead. */
+    if (!h->env_proxy)
+        curl_easy_setopt(e, CURLOPT_NOPROXY, "*");
+    return hd;
+}
+
+/* Takes hd away from its client (the handle stays idle, attached to nobody). */
+static void handle_detach(http_handle *hd)
+{
+    if (!hd->client)
+        return;
+    hd->client->hd = NULL;
+    hd->client = NULL;
+    curl_easy_setopt(hd->easy, CURLOPT_SHARE, NULL);
+}
+
+/* The client's handle: its own if still attached, else the least recently used idle one,
+ * else a new one. */
+static http_handle *attach(http_client *c)
+{
+    http *h = c->h;
+    http_handle *hd = c->hd;
+    if (hd) {
+        if (hd->idle)
+            idle_unlink(h, hd);
+        return hd;
+    }
+    hd = h->idle_tail;
+    if (hd) {
+        idle_unlink(h, hd);
+        if (hd->client)
+            hd->client->hd = NULL;
+    } else {
+        hd = handle_new(h);
+    }
+    hd->client = c;
+    c->hd = hd;
+    curl_easy_setopt(hd->easy, CURLOPT_SHARE, c->jar);
+    return hd;
+}
+
+static CURLSH *jar_new(void)
+{
+    CURLSH *sh = curl_share_init();
+    if (!sh || curl_share_setopt(sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_COOKIE) != CURLSHE_OK)
+        xoom();
+    return sh;
 }
 
 void http_client_init(http *h, http_client *c, unsigned id,
@@ -336,39 +772,57 @@ void http_client_init(http *h, http_client *c, unsigned id,
     c->done = done;
     c->owner = owner;
     c->scope = id;
-    c->easy = curl_easy_init();
-    if (!c->easy)
-        xoom();
-    client_options(c);
+    c->jar = jar_new();
+    h->gen++;
+}
+
+/* Cancels, and leaves the client without a handle, so its jar is free to go. */
+static void client_drop_handle(http_client *c)
+{
+    http_cancel(c);
+    http_handle *hd = c->hd;
+    if (!hd)
+        return;
+    if (hd->idle)
+        idle_unlink(c->h, hd);
+    handle_detach(hd);
+    /* Attached to nobody: the first to be taken. */
+    idle_push(c->h, hd, false);
 }
 
 void http_client_free(http_client *c)
 {
-    if (!c->easy)
+    if (!c->jar)
         return;
-    http_cancel(c);
-    curl_easy_cleanup(c->easy);
-    c->easy = NULL;
+    client_drop_handle(c);
+    curl_share_cleanup(c->jar);
+    c->jar = NULL;
     c->shard->clients--;
 }
 
 void http_client_recycle(http_client *c, unsigned id)
 {
-    http_cancel(c);
-    curl_easy_setopt(c->easy, CURLOPT_COOKIELIST, "ALL");
-    c->last = NULL;
+    client_drop_handle(c);
+    curl_share_cleanup(c->jar);
+    c->jar = jar_new();
+    c->req = NULL;
     c->body = NULL;
-    if (c->scope != id) {
-        c->scope = id;
-        curl_easy_setopt(c->easy, CURLOPT_ADDRESS_SCOPE, (long)id);
-    }
+    c->scope = id;
+    c->h->gen++;
+}
+
+void http_client_release(http_client *c)
+{
+    http_handle *hd = c->hd;
+    if (!hd || hd->idle || c->busy)
+        return;
+    idle_push(c->h, hd, true);
 }
 
 static const http_opts default_opts = {.version = 1};
 
-static void apply_opts(http_client *c, const http_req *r)
+static void apply_opts(CURL *e, const http_req *r)
 {
-    CURL *e = c->easy;
     const http_opts *o = r->opts ? r->opts : &default_opts;
     long version = CURL_HTTP_VERSION_1_1;
     if (o->version == 2)
@@ -382,11 +836,58 @@ static void apply_opts(http_client *c, const http_req *r)
     curl_easy_setopt(e, CURLOPT_USERPWD, o->userpwd);
 }
 
-static void apply(http_client *c, const http_req *r)
+/* The header list to send: the request's own, after our User-Agent unless it has one.
+ * curl would otherwise print "User-Agent: %s\r\n" from CURLOPT_USERAGENT anew for every
+ * request. The handle's own node goes in front, so the request's list stays untouched. */
+static struct curl_slist *headers_for(http_handle *hd, struct curl_slist *list)
 {
-    CURL *e = c->easy;
-    const http_req *p = c->last ? &c->applied : NULL;
+    if (!hd->ua.data)
+        return list;    /* through a proxy: CURLOPT_USERAGENT */
+    for (struct curl_slist *l = list; l; l = l->next)
+        if (strncasecmp(l->data, "User-Agent:", 11) == 0 ||
+            strncasecmp(l->data, "User-Agent;", 11) == 0)
+            return list;
+    hd->ua.next = list;
+    return &hd->ua;
+}
+
+void http_req_parse(http_req *r)
+{
+    http_req_unparse(r);
+    if (r->dynamic || !r->url)
+        return;
+    CURLU *uh = curl_url();
+    if (!uh)
+        xoom();
+    /* The flags curl itself parses CURLOPT_URL with. */
+    if (curl_url_set(uh, CURLUPART_URL, r->url,
+                     CURLU_GUESS_SCHEME | CURLU_NON_SUPPORT_SCHEME) != CURLUE_OK) {
+        curl_url_cleanup(uh);
+        return;
+    }
+    r->uh = uh;
+}
+
+void http_req_unparse(http_req *r)
+{
+    curl_url_cleanup(r->uh);
+    r->uh = NULL;
+}
+
+static void apply(http_handle *hd, const http_req *r)
+{
+    CURL *e = hd->easy;
+    const http_req *p = hd->last ? &hd->applied : NULL;
+    /* With CURLOPT_CURLU curl copies the parsed URL instead of parsing the string; the
+     * string is still set, as it is what curl reports and resolves redirects against.
+     * The handle keeps its own copy: the request's may be freed while the handle still
+     * points to it (a new host from the web UI resolves the URLs again mid-test). */
     curl_easy_setopt(e, CURLOPT_URL, r->url);
+    curl_url_cleanup(hd->uh);
+    hd->uh = NULL;
+    if (r->uh && !r->dynamic && !(hd->uh = curl_url_dup(r->uh)))
+        xoom();
+    curl_easy_setopt(e, CURLOPT_CURLU, hd->uh);
     if (!p || p->kind != r->kind || p->method != r->method || p->body != r->body ||
         p->body_len != r->body_len || r->dynamic) {
         if (r->kind == HTTP_HEAD) {
@@ -404,22 +905,20 @@ static void apply(http_client *c, const http_req *r)
         }
     }
     if (!p || p->headers != r->headers)
-        curl_easy_setopt(e, CURLOPT_HTTPHEADER, r->headers);
+        curl_easy_setopt(e, CURLOPT_HTTPHEADER, headers_for(hd, r->headers));
     if (!p || p->timeout_ms != r->timeout_ms)
         curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, r->timeout_ms);
     if (!p || p->follow != r->follow)
         curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, r->follow ? 1L : 0L);
     if (!p || p->opts != r->opts)
-        apply_opts(c, r);
-    if (!p || p->conn != r->conn || p->link_local != r->link_local) {
+        apply_opts(e, r);
+    if (!p || p->conn != r->conn) {
         long fresh = r->conn == HTTP_CONN_REQUEST;
         curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, fresh);
         curl_easy_setopt(e, CURLOPT_FORBID_REUSE, fresh);
-        unsigned scope = (r->conn == HTTP_CONN_USER && !r->link_local) ? c->scope : 0;
-        curl_easy_setopt(e, CURLOPT_ADDRESS_SCOPE, (long)scope);
     }
-    c->last = r;
-    c->applied = *r;
+    hd->last = r;
+    hd->applied = *r;
 }
 
 int http_submit(http_client *c, const http_req *req, char *err, size_t errlen)
@@ -428,10 +927,23 @@ int http_submit(http_client *c, const http_req *req, char *err, size_t errlen)
         snprintf(err, errlen, "a request is already in flight for this user");
         return -1;
     }
-    if (c->last != req || req->dynamic)
-        apply(c, req);
+    http_handle *hd = attach(c);
+    if (hd->gen != c->h->gen) {
+        hd->gen = c->h->gen;
+        hd->last = NULL;
+    }
+    if (hd->last != req || req->dynamic)
+        apply(hd, req);
+    /* The handle may have served another client since: the scope says whose connections
+     * it draws from. */
+    unsigned scope = (req->conn == HTTP_CONN_USER && !req->link_local) ? c->scope : 0;
+    if (hd->scope != scope) {
+        hd->scope = scope;
+        curl_easy_setopt(hd->easy, CURLOPT_ADDRESS_SCOPE, (long)scope);
+    }
+    c->req = req;
     c->bytes = 0;
-    CURLMcode mc = curl_multi_add_handle(c->shard->multi, c->easy);
+    CURLMcode mc = curl_multi_add_handle(c->shard->multi, hd->easy);
     if (mc != CURLM_OK) {
         snprintf(err, errlen, "cannot start request: %s", curl_multi_strerror(mc));
         return -1;
@@ -448,9 +960,9 @@ void http_cancel(http_client *c)
     /* Drop a completion that was collected but not reported yet. */
     http *h = c->h;
     for (size_t i = 0; i < h->n_done; i++)
-        if (h->done[i].easy == c->easy)
+        if (h->done[i].easy == c->hd->easy)
             h->done[i].easy = NULL;
-    curl_multi_remove_handle(c->shard->multi, c->easy);
+    curl_multi_remove_handle(c->shard->multi, c->hd->easy);
     c->busy = false;
     h->in_flight--;
 }
@@ -458,13 +970,15 @@ void http_cancel(http_client *c)
 const char *http_response_header(http_client *c, const char *name)
 {
     struct curl_header *h = NULL;
+    if (!c->hd)
+        return NULL;
     /* request -1: the last response of the transfer, i.e. after redirects */
-    if (curl_easy_header(c->easy, name, 0, CURLH_HEADER, -1, &h) != CURLHE_OK || !h)
+    if (curl_easy_header(c->hd->easy, name, 0, CURLH_HEADER, -1, &h) != CURLHE_OK || !h)
         return NULL;
     /* curl_easy_header returns the first of repeated headers by index 0; take the last. */
     size_t amount = h->amount;
     if (amount > 1 &&
-        curl_easy_header(c->easy, name, amount - 1, CURLH_HEADER, -1, &h) != CURLHE_OK)
+        curl_easy_header(c->hd->easy, name, amount - 1, CURLH_HEADER, -1, &h) != CURLHE_OK)
         return NULL;
     return h->value;
 }
@@ -472,7 +986,13 @@ const char *http_response_header(http_client *c, const char *name)
 bool http_cookie(http_client *c, const char *name, sbuf *out)
 {
     struct curl_slist *list = NULL;
-    if (curl_easy_getinfo(c->easy, CURLINFO_COOKIELIST, &list) != CURLE_OK)
+    /* The jar is the client's wherever its handle went, but reading it takes a handle. */
+    bool held = c->hd && !c->hd->idle;
+    http_handle *hd = attach(c);
+    CURLcode rc = curl_easy_getinfo(hd->easy, CURLINFO_COOKIELIST, &list);
+    if (!held)
+        http_client_release(c);
+    if (rc != CURLE_OK)
         return false;
     /* Netscape format: domain, tailmatch, path, secure, expires, name, value (tabs). The
      * jar keeps the newest setting of a (domain, path, name), so the last match wins. */

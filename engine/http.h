@@ -1,10 +1,11 @@
 /* HTTP client: libcurl's multi interface driven by the engine's libev loop.
  *
- * Each user owns one http_client (one CURL easy handle, never reset): its own cookie jar,
- * and by default its own keep-alive connection, as each Locust HttpUser has its own
- * session. Requests are immutable compiled descriptions (http_req) shared by all users that
- * run the same step; a client re-applies options only when the request differs from its
- * previous one, so a user looping over one request does no setopt work at all.
+ * Each user owns one http_client: its own cookie jar, and by default its own keep-alive
+ * connection, as each Locust HttpUser has its own session. The CURL easy handles that run
+ * the requests are pooled (see http_client) and never reset. Requests are immutable
+ * compiled descriptions (http_req) shared by all users that run the same step; a handle
+ * re-applies options only when the request differs from its previous one, so users
+ * looping over one request do no setopt work at all.
  *
  * All libcurl calls happen on the loop's stack: a user's coroutine hands its request over
  * and yields; completions are collected after curl_multi_socket_action returns and only
@@ -14,8 +15,9 @@
  * from one connection pool. Connections are pooled by a key that includes the IPv6 scope
  * id, and the scope id only affects connect() for link-local IPv6 addresses; giving each
  * client its own scope id (CURLOPT_ADDRESS_SCOPE) therefore gives it its own connections
- * at no memory cost (a CURLSH per user costs another easy handle, ~5.7 KiB). Requests to
- * link-local IPv6 literals fall back to the shared pool. tests/e2e verify the affinity. */
+ * at no memory cost (a CURLSH sharing connections would cost another easy handle, ~5.7
+ * KiB, per user). Requests to link-local IPv6 literals fall back to the shared pool.
+ * tests/e2e verify the affinity. */
 #ifndef CICADA_HTTP_H
 #define CICADA_HTTP_H
 
@@ -62,7 +64,15 @@ typedef struct http_req {
     bool dynamic;                   /* url/body/headers change between uses: re-apply */
     enum http_conn_mode conn;
     const http_opts *opts;          /* NULL: the defaults */
+    CURLU *uh;                      /* url parsed once (http_req_parse), or NULL */
 } http_req;
+
+/* Parses a request's URL once for all the requests made with it; otherwise curl parses
+ * and re-prints the URL for every request. Only for a request whose URL stays as it is
+ * (not dynamic); call http_req_unparse before changing the URL or freeing the request. A
+ * URL curl cannot parse is left to curl, which reports it when the request is made. */
+void http_req_parse(http_req *r);
+void http_req_unparse(http_req *r);
 
 /* Where a request's time went, as consecutive phases (docs/api.md, "timings"). The order
  * is the same everywhere (stats, the wire protocol, the API). */
@@ -102,15 +112,20 @@ typedef struct http_result {
     const http_req *req;
 } http_result;
 
-/* Per-user client. Embedded in the user; the fields are the engine's business. */
+/* Per-user client. Embedded in the user; the fields are the engine's business.
+ *
+ * A client does not own an easy handle: handles are pooled and a client holds one from
+ * its first request of a task until http_client_release (the end of the task), so a
+ * program has as many handles as users are mid-task at once. What must outlive a handle
+ * stays with the client: its cookie jar (a CURLSH) and its connections, which live in
+ * its shard's pool under its scope id whichever handle drives them. */
 typedef struct http_client {
-    CURL *easy;
+    struct http_handle *hd;     /* easy handle attached, or NULL */
+    CURLSH *jar;                /* this user's cookies */
     http *h;
     struct http_shard *shard;   /* the multi handle this client belongs to */
-    const http_req *last;       /* request applied last; NULL: apply everything */
-    http_req applied;           /* its values when applied: a dynamic request's struct is
-                                 * rewritten in place, so the pointer alone says nothing */
-    unsigned scope;             /* CURLOPT_ADDRESS_SCOPE in effect */
+    const http_req *req;        /* the request in flight, or made last */
+    unsigned scope;             /* this client's CURLOPT_ADDRESS_SCOPE */
     bool busy;                  /* a request is in flight */
     uint64_t bytes;
     sbuf *body;                 /* when set, the response body is appended here ... */
@@ -129,8 +144,14 @@ void http_free(http *h);
 void http_client_init(http *h, http_client *c, unsigned id,
                       void (*done)(http_client *c, const http_result *r), void *owner);
 
-/* Releases the easy handle (cancelling any request in flight). */
+/* Cancels any request in flight and frees the client's cookie jar. */
 void http_client_free(http_client *c);
+
+/* Gives the client's easy handle back to the pool, for any client to take (the client
+ * takes it back at its next request if nobody did meanwhile). Call between tasks: the
+ * response headers and cookies of the last request are no longer needed. A no-op while a
+ * request is in flight. */
+void http_client_release(http_client *c);
 
 /* Forgets cookies and applied options, for reuse by a new user. */
 void http_client_recycle(http_client *c, unsigned id);

@@ -144,6 +144,7 @@ int interp_resolve(program *p, const char *host, char *err, size_t errlen)
         r->req.dynamic = r->dynamic;
         r->req.conn = r->conn;
         r->req.opts = r->opts;
+        http_req_parse(&r->req);
     }
     return 0;
 }
@@ -161,6 +162,7 @@ static void free_pairs(tpl_pair *p, int n)
 
 static void free_request(req_step *r)
 {
+    http_req_unparse(&r->req);
     free(r->method);
     free(r->url);
     free(r->name);
@@ -815,12 +817,8 @@ static bool run_request(user *u, const program *p, step *s)
     }
 }
 
-void interp_run(user *u, void *data)
+static void run_steps(user *u, program *p)
 {
-    program *p = data;
-    ustate *st = u->vars;
-    if (st)
-        st->task++;
     for (int i = 0; i < p->n; i++) {
         step *s = &p->steps[i];
         switch (s->kind) {
@@ -837,5 +835,33 @@ void interp_run(user *u, void *data)
             break;
         }
         }
+    }
+}
+
+/* Between tasks a user keeps its working buffers for the next one, but not the rare big
+ * one (a large response body kept for checks, a long rendered body): thousands of idle
+ * users would each hold their largest ever. Below this, reuse saves allocating per
+ * request. */
+#define INTERP_KEEP (64u * 1024)
+
+static void trim(sbuf *b)
+{
+    if (b->cap > INTERP_KEEP)
+        sbuf_free(b);
+}
+
+void interp_run(user *u, void *data)
+{
+    ustate *st = u->vars;
+    if (st)
+        st->task++;
+    run_steps(u, data);
+    st = u->vars;
+    if (st) {
+        trim(&st->url);
+        trim(&st->body);
+        trim(&st->resp);
+        trim(&st->text);
+        trim(&st->hdr_text);
     }
 }

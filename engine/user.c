@@ -11,14 +11,24 @@
 
 enum { OP_NONE, OP_HTTP, OP_SLEEP, OP_WAIT };
 
-/* The error buffer of a suspended user_http call (on the coroutine's stack, which stays
- * alive while it is suspended). Kept out of struct user to keep users small. */
+/* A spawn rate of r starts floor(r) users at once; their first requests would all go out
+ * before the loop could complete any, and every one of them would hold a task stack, an
+ * easy handle and curl's receive buffer at the same moment, which sets the process's
+ * peak memory (about 10 KiB more per user). Starting at most this many users per loop
+ * iteration lets completions in between, for a few milliseconds' delay to the last users
+ * of a big burst. */
+#define USER_START_BATCH 64
+
+/* The error buffer and result of a suspended user_http call (on the coroutine's stack,
+ * which stays alive while it is suspended). Kept out of struct user to keep users small. */
 struct op_err {
     char *buf;
     size_t len;
+    http_result *out;
 };
 
 static void drive(user *u);
+static void start_unqueue(user *u);
 
 /* ---- classes ------------------------------------------------------------------------ */
 
@@ -188,6 +198,8 @@ static void drive(user *u)
     for (;;) {
         if (coro_resume(u->co)) {
             u->co = NULL;
+            /* Between tasks a user needs no easy handle: another user may take it. */
+            http_client_release(&u->http);
             coroutine_done(u);  /* may hand u back to the runner */
             return;
         }
@@ -234,7 +246,7 @@ static void timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 static void http_done(http_client *c, const http_result *r)
 {
     user *u = c->owner;
-    u->res = *r;
+    *((struct op_err *)u->op_err)->out = *r;
     u->op = OP_NONE;
     u->op_rc = USER_OK;
     drive(u);
@@ -242,7 +254,7 @@ static void http_done(http_client *c, const http_result *r)
 
 void user_init(user *u, user_env *env, uclass *cls, uint32_t index)
 {
-    if (u->http.easy)
+    if (u->http.jar)
         http_client_recycle(&u->http, index);
     else
         http_client_init(env->http, &u->http, index, http_done, u);
@@ -255,6 +267,8 @@ void user_init(user *u, user_env *env, uclass *cls, uint32_t index)
     u->state = USER_IDLE;
     u->op = OP_NONE;
     u->stop_requested = u->killed = false;
+    u->start_queued = false;
+    u->start_prev = u->start_next = NULL;
     u->seq_pos = u->seq_rep = 0;
     u->pacing_last_run = u->pacing_last_wait = 0;
     u->op_req = NULL;
@@ -278,8 +292,10 @@ void user_iterate(user *u, double intended)
 
 void user_release(user *u)
 {
-    if (u->env)
+    if (u->env) {
         ev_timer_stop(u->env->loop, &u->timer);
+        start_unqueue(u);
+    }
     /* Whatever a waiting task armed (an fd watcher) must not outlive the user. */
     if (u->op == OP_WAIT && u->op_cancel)
         u->op_cancel(u, u->op_cancel_data);
@@ -295,12 +311,81 @@ void user_release(user *u)
     http_client_free(&u->http);
 }
 
-void user_start(user *u)
+static void start_now(user *u)
 {
     if (u->cls->on_start.fn)
         run_coroutine(u, &u->cls->on_start, USER_STARTING);
     else
         run_task(u);
+}
+
+static void start_unqueue(user *u)
+{
+    if (!u->start_queued)
+        return;
+    user_env *env = u->env;
+    if (u->start_prev)
+        u->start_prev->start_next = u->start_next;
+    else
+        env->start_head = u->start_next;
+    if (u->start_next)
+        u->start_next->start_prev = u->start_prev;
+    else
+        env->start_tail = u->start_prev;
+    u->start_prev = u->start_next = NULL;
+    u->start_queued = false;
+    if (!env->start_head)
+        ev_timer_stop(env->loop, &env->start_timer);
+}
+
+/* True while this loop iteration may start another user. */
+static bool start_budget(user_env *env)
+{
+    unsigned it = ev_iteration(env->loop);
+    if (env->start_iter != it) {
+        env->start_iter = it;
+        env->started = 0;
+    }
+    return env->started < USER_START_BATCH;
+}
+
+static void start_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)revents;
+    user_env *env = (user_env *)((char *)w - offsetof(user_env, start_timer));
+    while (env->start_head && start_budget(env)) {
+        user *u = env->start_head;
+        start_unqueue(u);
+        env->started++;
+        start_now(u);
+    }
+    if (env->start_head) {
+        ev_timer_set(w, 0., 0.);
+        ev_timer_start(loop, w);
+    }
+}
+
+void user_start(user *u)
+{
+    user_env *env = u->env;
+    if (!env->start_head && start_budget(env)) {
+        env->started++;
+        start_now(u);
+        return;
+    }
+    u->start_queued = true;
+    u->start_next = NULL;
+    u->start_prev = env->start_tail;
+    if (env->start_tail)
+        env->start_tail->start_next = u;
+    else
+        env->start_head = u;
+    env->start_tail = u;
+    if (!ev_is_active(&env->start_timer)) {
+        ev_init(&env->start_timer, start_cb);
+        ev_timer_set(&env->start_timer, 0., 0.);
+        ev_timer_start(env->loop, &env->start_timer);
+    }
 }
 
 /* A user that is not inside a coroutine stops the same way however urgent the stop.
@@ -309,6 +394,7 @@ static bool stop_outside_task(user *u)
 {
     switch (u->state) {
     case USER_IDLE:
+        start_unqueue(u);
         go_dead(u);
         return true;
     case USER_WAITING:
@@ -356,17 +442,14 @@ int user_http(user *u, const http_req *req, http_result *out, char *err, size_t 
 {
     if (u->killed)
         return USER_CANCELLED;
-    struct op_err e = {err, errlen};
+    struct op_err e = {err, errlen, out};
     u->op = OP_HTTP;
     u->op_req = req;
     u->op_err = &e;
     coro_yield();
     u->op = OP_NONE;
     u->op_err = NULL;
-    if (u->op_rc != USER_OK)
-        return u->op_rc;
-    *out = u->res;
-    return USER_OK;
+    return u->op_rc;
 }
 
 int user_sleep(user *u, double seconds)

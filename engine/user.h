@@ -95,6 +95,10 @@ typedef struct user_env {
      * task: true with *intended set runs another iteration now (one that waited for a
      * free user); false parks the user until user_iterate. */
     bool (*next_iteration)(struct user_env *env, user *u, double *intended);
+    /* internal: users whose start waits for a later loop iteration (user_start) */
+    user *start_head, *start_tail;
+    ev_timer start_timer;
+    unsigned start_iter, started;
 } user_env;
 
 enum user_state { USER_IDLE, USER_STARTING, USER_WAITING, USER_IN_TASK, USER_STOPPING,
@@ -117,13 +121,13 @@ struct user {
     uint8_t op;             /* what the coroutine waits for (internal) */
     bool stop_requested;    /* graceful stop: end after this task */
     bool killed;            /* cancel everything now */
+    bool start_queued;      /* in env's start queue (internal) */
     int seq_pos, seq_rep;   /* sequential task position */
     double pacing_last_run, pacing_last_wait;
     double op_seconds;      /* sleep length (internal) */
     const http_req *op_req; /* request to submit (internal) */
     int op_rc;              /* result code for the suspended call (internal) */
-    void *op_err;           /* error buffer of the suspended call (internal) */
-    http_result res;        /* result of the last request */
+    void *op_err;           /* error buffer and result of the suspended call (internal) */
     user *prev, *next;      /* the runner's lists, in spawn order */
     double stop_deadline;   /* runner: when a graceful stop turns into a kill */
     bool kill_sent;         /* runner: the stop deadline has passed */
@@ -131,6 +135,7 @@ struct user {
     double intended;        /* open model: when the current iteration should have started */
     int64_t delay_us;       /* open model: how late it started; -1 outside an iteration */
     int32_t idle_pos;       /* runner: position among parked users; -1 when not parked */
+    user *start_prev, *start_next; /* env's start queue (internal) */
     void (*op_cancel)(user *u, void *data); /* user_wait's cancel (internal) */
     void *op_cancel_data;
 };
@@ -138,10 +143,12 @@ struct user {
 /* Prepares a user struct (allocated by the runner) for a new life: class, index, a fresh
  * cookie jar and connections. The http client is created on first use and recycled. */
 void user_init(user *u, user_env *env, uclass *cls, uint32_t index);
-/* Releases the CURL handle; the struct itself is the caller's. */
+/* Releases the HTTP client (its cookie jar; an easy handle goes back to the pool); the
+ * struct itself is the caller's. */
 void user_release(user *u);
 
-/* Starts the lifecycle (on_start, then tasks). */
+/* Starts the lifecycle (on_start, then tasks): at once, or in a later loop iteration
+ * when many users started in this one. */
 void user_start(user *u);
 /* Graceful stop: a waiting user goes to on_stop at once, one in a task after the task. */
 void user_stop(user *u);
@@ -155,8 +162,8 @@ void user_kill(user *u);
 
 /* ---- for task code (runs on the user's coroutine) ---------------------------------- */
 
-/* Sends a request and suspends until it completes. On USER_OK, *out (and u->res) hold the
- * result; the caller reports it (user_report). USER_CANCELLED when the user was killed;
+/* Sends a request and suspends until it completes. On USER_OK, *out holds the result; the
+ * caller reports it (user_report). USER_CANCELLED when the user was killed;
  * USER_FAILED when the request could not be started (err says why). */
 int user_http(user *u, const http_req *req, http_result *out, char *err, size_t errlen);
 

@@ -312,13 +312,15 @@ def test_dashboard_test_follows_the_shape(runs):
 
 def test_changing_the_test_by_hand_ends_the_shape(cicada, target):
     cicada.write("s.json", {"host": target.url, "users": [user_class("U")]})
-    d = start_dashboard(cicada, "-f", "s.json", "--stages", "1s:3:20,1s:6:20")
+    # Stage 1 lasts 4 s so that a slow poll (ASan, a loaded machine) still sees it.
+    d = start_dashboard(cicada, "-f", "s.json", "--stages", "4s:3:20,1s:6:20")
+    started = time.monotonic()
     assert d.post("/swarm", data={"user_count": 1, "spawn_rate": 1}).status_code == 200
     d.wait_for(lambda x: x["user_count"] == 3, SLACK, "the first stage's 3 users")
     r = d.post("/swarm", data={"user_count": 2, "spawn_rate": 10})
     assert r.status_code == 200 and r.json()["success"] is True, r.text
     # Past the shape's planned stage 2 and its end: the hand-set count stays.
-    time.sleep(2.5)
+    time.sleep(max(0.0, started + 6.5 - time.monotonic()))
     doc = d.stats()
     assert (doc["state"], doc["user_count"]) == ("running", 2), doc
     res = d.stop_process()

@@ -48,6 +48,7 @@
 /* ---- loopback target: a keep-alive HTTP/1.1 server in a forked child ------------------
  *
  *   /ok 200 "ok"   /fail 500   /slow?ms=N 200 after N ms   /close: closes, no answer
+ *   /bye 200 "bye", then closes the connection (a keep-alive the server drops)
  *   /garbage: a malformed status line   /echo: "<METHOD> <body>"   /port: client port
  *   /setcookie?v=X: Set-Cookie sid=X   /cookie: the Cookie header or "none"   else 404
  *
@@ -75,6 +76,7 @@ struct tconn {
     int fd;                 /* -1: free slot */
     unsigned short port;
     double due;             /* > 0: out is held back until then (/slow) */
+    bool bye;               /* close once the answer is sent (/bye) */
     size_t len, outlen;
     char in[16384];
     char out[20000];
@@ -155,6 +157,9 @@ static long tgt_request(struct tconn *c)
         c->due = mono() + (double)ms / 1000.0;
     } else if (strcmp(target, "/close") == 0) {
         return -1;
+    } else if (strcmp(target, "/bye") == 0) {
+        tgt_reply(c, 200, "", "bye", 3, hd);
+        c->bye = true;
     } else if (strcmp(target, "/garbage") == 0) {
         c->outlen = strlen(TGT_GARBAGE);
         memcpy(c->out, TGT_GARBAGE, c->outlen);
@@ -199,7 +204,7 @@ static void tgt_process(struct tconn *c)
         }
         c->len -= (size_t)used;
         memmove(c->in, c->in + used, c->len);
-        if (c->due == 0 && send(c->fd, c->out, c->outlen, MSG_NOSIGNAL) < 0)
+        if (c->due == 0 && (send(c->fd, c->out, c->outlen, MSG_NOSIGNAL) < 0 || c->bye))
             tgt_close(c);
     }
 }
@@ -219,6 +224,7 @@ static void tgt_accept(int lfd, struct tconn *conns)
         c->port = ntohs(a.sin_port);
         c->len = 0;
         c->due = 0;
+        c->bye = false;
         unsigned k = atomic_load(&tgt.shm->conns);
         if (k < TGT_PORTS)
             tgt.shm->ports[k] = c->port;

@@ -697,6 +697,105 @@ static void test_cookies(void **state)
     call_free(&b);
 }
 
+/* ---- pooled easy handles ------------------------------------------------------------ */
+
+/* A client that released its handle between tasks: another client takes it over, and
+ * cookies and connections stay with each client all the same. */
+static void test_handles_pass_between_clients(void **state)
+{
+    (void)state;
+    struct call a, b;
+    call_init(&a, 1);
+    call_init(&b, 2);
+    http_req set = get("/setcookie?v=alpha"), show = get("/cookie"), port = get("/port");
+    fetch(&a, &set);
+    fetch(&a, &port);
+    unsigned pa = body_port(&a);
+    struct http_handle *ha = a.c.hd;
+    http_client_release(&a.c);
+    /* b has no handle: it takes a's (the only idle one) rather than making one. */
+    fetch(&b, &show);
+    assert_ptr_equal(b.c.hd, ha);
+    assert_null(a.c.hd);
+    assert_string_equal(sbuf_str(&b.body), "none");
+    fetch(&b, &port);
+    assert_true(body_port(&b) != pa);
+    /* a gets a handle again (a new one: b holds the other) with its own jar and
+     * connection. */
+    fetch(&a, &show);
+    assert_string_equal(sbuf_str(&a.body), "sid=alpha");
+    assert_true(a.c.hd != ha);
+    fetch(&a, &port);
+    assert_int_equal(body_port(&a), pa);
+    /* A released handle its client takes back is the same one. */
+    http_client_release(&a.c);
+    struct http_handle *ha2 = a.c.hd;
+    fetch(&a, &port);
+    assert_ptr_equal(a.c.hd, ha2);
+    call_free(&a);
+    call_free(&b);
+}
+
+/* A request rewritten between two users' lives (a new test resolves its URL again) is
+ * applied afresh by a handle that made it before, even at the same address. */
+static void test_new_user_reapplies_requests(void **state)
+{
+    (void)state;
+    struct call a, b;
+    call_init(&a, 1);
+    http_req req = get("/ok");
+    assert_int_equal(fetch(&a, &req)->status, 200);
+    call_free(&a);
+    char u[128];
+    snprintf(u, sizeof u, "http://127.0.0.1:%d/fail", tgt.port);
+    req.url = u;
+    call_init(&b, 2);
+    assert_int_equal(fetch(&b, &req)->status, 500);
+    call_free(&b);
+}
+
+/* A URL parsed once (http_req_parse) makes the same request as the string. */
+static void test_parsed_url(void **state)
+{
+    (void)state;
+    struct call k;
+    call_init(&k, 1);
+    http_req req = get("/echo?x=1"), plain = get("/port");
+    http_req_parse(&req);
+    assert_non_null(req.uh);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(fetch(&k, &req)->status, 200);
+        assert_string_equal(sbuf_str(&k.body), "GET ");
+        assert_int_equal(fetch(&k, &plain)->status, 200);
+    }
+    http_req_unparse(&req);
+    assert_null(req.uh);
+    call_free(&k);
+}
+
+/* The server drops a kept-alive connection while the client is idle (its watcher is
+ * parked): the next request opens a new connection, whether the loop saw the close
+ * before or not, and a socket that takes over the descriptor number is watched. */
+static void test_server_closes_idle_connection(void **state)
+{
+    (void)state;
+    struct call k;
+    call_init(&k, 1);
+    http_req bye = get("/bye"), ok = get("/ok");
+    unsigned conns = tgt_conns();
+    for (int i = 0; i < 10; i++) {
+        assert_int_equal(fetch(&k, &bye)->status, 200);
+        if (i % 2)
+            run_for(0.05);
+        const http_result *r = fetch(&k, &ok);
+        assert_int_equal(r->code, CURLE_OK);
+        assert_int_equal(r->status, 200);
+    }
+    /* Each /bye drops the connection it came on: one for the first, one per /ok after. */
+    assert_int_equal(tgt_conns(), conns + 11);
+    call_free(&k);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -720,6 +819,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_shared_connections, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pool_keeps_idle_connections, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cookies, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_handles_pass_between_clients, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_new_user_reapplies_requests, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_parsed_url, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_server_closes_idle_connection, setup, teardown),
         cmocka_unit_test(test_phases_arithmetic),
         cmocka_unit_test_setup_teardown(test_phases_of_real_requests, setup, teardown),
     };
