@@ -27,6 +27,7 @@ typedef struct cstate {
     int nvars;
     sbuf url, body;
     http_req req;
+    http_opts opts;
     struct curl_slist hdr[CAPI_MAX_HEADERS];
     /* a manual request waiting for cicada_success/cicada_failure */
     stats_entry *pending;
@@ -295,7 +296,22 @@ int cicada_http(cicada_user *u, const cicada_request *req, cicada_response *res)
     r->timeout_ms = req->timeout > 0 ? (long)ceil(req->timeout * 1000) : 60000;
     r->follow = !req->no_redirects;
     r->dynamic = true;
-    r->conn = HTTP_CONN_USER;
+    switch (req->connection) {
+    case CICADA_CONN_USER: r->conn = HTTP_CONN_USER; break;
+    case CICADA_CONN_SHARED: r->conn = HTTP_CONN_SHARED; break;
+    case CICADA_CONN_REQUEST: r->conn = HTTP_CONN_REQUEST; break;
+    default:
+        log_error(LOGGER, "cicada_http: connection %d is not a cicada_connection",
+                  req->connection);
+        return CICADA_MISUSE;
+    }
+    r->link_local = interp_link_local(r->url);
+    if (req->http2 || req->insecure || req->client_cert || req->client_key || req->auth) {
+        st->opts = (http_opts){.version = req->http2 ? 2 : 1, .insecure = req->insecure,
+                               .client_cert = req->client_cert,
+                               .client_key = req->client_key, .userpwd = req->auth};
+        r->opts = &st->opts;
+    }
     sbuf_reset(&st->body);
     u->http.body = &st->body;
     u->http.body_limit = CAPI_BODY_LIMIT;

@@ -910,7 +910,9 @@ static void apply(http_handle *hd, const http_req *r)
         curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, r->timeout_ms);
     if (!p || p->follow != r->follow)
         curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, r->follow ? 1L : 0L);
-    if (!p || p->opts != r->opts)
+    /* A dynamic request's options may change behind the same pointer (the C API fills
+     * one per user). */
+    if (!p || p->opts != r->opts || r->dynamic)
         apply_opts(e, r);
     if (!p || p->conn != r->conn) {
         long fresh = r->conn == HTTP_CONN_REQUEST;

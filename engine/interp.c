@@ -64,7 +64,7 @@ void interp_urlencode(sbuf *b, const char *s, size_t n)
 }
 
 /* Link-local IPv6 literal ([fe80::...]): connection affinity must not touch its scope. */
-static bool link_local(const char *url)
+bool interp_link_local(const char *url)
 {
     const char *p = strstr(url, "://");
     if (!p)
@@ -140,7 +140,7 @@ int interp_resolve(program *p, const char *host, char *err, size_t errlen)
         r->req.body_len = r->body_len;
         r->req.timeout_ms = r->timeout_ms;
         r->req.follow = r->follow;
-        r->req.link_local = link_local(r->abs_url);
+        r->req.link_local = interp_link_local(r->abs_url);
         r->req.dynamic = r->dynamic;
         r->req.conn = r->conn;
         r->req.opts = r->opts;
@@ -560,7 +560,7 @@ static const http_req *render_request(render *r, const req_step *q, char *err, s
         render_headers(q, &ctx, st, err, errlen))
         return NULL;
     st->req.url = sbuf_str(&st->url);
-    st->req.link_local = link_local(st->req.url);
+    st->req.link_local = interp_link_local(st->req.url);
     if (q->body_kind != BODY_NONE) {
         st->req.body = sbuf_str(&st->body);
         st->req.body_len = st->body.len;

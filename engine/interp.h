@@ -185,6 +185,10 @@ void interp_join_url_to(sbuf *out, const char *host, const char *path, size_t pl
 /* True for "http://..." and "https://..." (any case). */
 bool interp_is_absolute(const char *url);
 
+/* True when an absolute URL's host is a link-local IPv6 literal ([fe80::...]), whose
+ * connections must keep the scope id the user gave (no per-user connection affinity). */
+bool interp_link_local(const char *url);
+
 /* application/x-www-form-urlencoded, as python-requests encodes params and form data. */
 void interp_urlencode(sbuf *b, const char *s, size_t n);
 

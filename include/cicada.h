@@ -35,7 +35,7 @@
 
 #include <stddef.h>
 
-#define CICADA_API_VERSION 1
+#define CICADA_API_VERSION 2
 
 /* Return codes. */
 enum {
@@ -119,6 +119,13 @@ int cicada_on(cicada_registry *reg, enum cicada_event ev, cicada_hook_fn fn, voi
 
 /* ---- inside tasks ------------------------------------------------------------------ */
 
+/* Which connection a request goes over (a scenario's "connection"). */
+enum cicada_connection {
+    CICADA_CONN_USER = 0,   /* keep-alive, one connection per user (Locust, k6) */
+    CICADA_CONN_SHARED,     /* keep-alive from a pool shared by users */
+    CICADA_CONN_REQUEST,    /* a new connection for every request */
+};
+
 typedef struct cicada_request {
     const char *method;     /* NULL: "GET" */
     const char *url;        /* absolute, or relative to the class's host */
@@ -129,6 +136,15 @@ typedef struct cicada_request {
     double timeout;         /* seconds; 0: 60 */
     int no_redirects;       /* 1: do not follow redirects */
     int manual;             /* 1: do not report; cicada_success/cicada_failure decide */
+    /* The HTTP options of a scenario request (docs/scenario.md, "HTTP options"). The
+     * strings are read during the call only. */
+    int http2;              /* 1: HTTP/2 (ALPN on https://, prior knowledge on http://);
+                             * 0: HTTP/1.1, as Locust */
+    int insecure;           /* 1: do not verify the server's TLS certificate */
+    const char *client_cert;/* PEM file of a client certificate, or NULL */
+    const char *client_key; /* its key; NULL: in the certificate file */
+    const char *auth;       /* "user:password" for Basic authentication, or NULL */
+    int connection;         /* enum cicada_connection: which connection the request uses */
 } cicada_request;
 
 typedef struct cicada_response {

@@ -723,3 +723,103 @@ def test_worker_without_a_compiler_refuses(cicada, tmp_path, target):
     assert "No worker can run this test, stopping it." in r.err, r.err
     time.sleep(0.2)
     assert target.total() == 0
+
+
+# ---- the HTTP options of scenario requests ----------------------------------------------
+
+OPTIONS = plugin(r"""
+static void flow(cicada_user *u)
+{
+    cicada_response r;
+    /* Each option must hold for its own request only: the next one goes without. */
+    cicada_http(u, &(cicada_request){.url = "/ok?auth", .auth = "u:p:w"}, &r);
+    cicada_http(u, &(cicada_request){.url = "/ok?plain"}, &r);
+    cicada_http(u, &(cicada_request){.url = "/ok?fresh",
+                                     .connection = CICADA_CONN_REQUEST}, &r);
+    cicada_http(u, &(cicada_request){.url = "/ok?kept"}, &r);
+    if (cicada_http(u, &(cicada_request){.url = "/ok?bad", .connection = 7}, &r) ==
+        CICADA_MISUSE)
+        cicada_report(u, "misuse", "connection 7", 0, 0, NULL);
+}
+static const cicada_task tasks[] = {{.name = "flow", .weight = 1, .fn = flow}};
+""", r"""
+    if (cicada_add_class(reg, &(cicada_class){.name = "Options", .weight = 1,
+            .wait = CICADA_WAIT_CONSTANT, .wait_a = 0.02, .tasks = tasks, .ntasks = 1}))
+        return 1;""")
+
+
+def test_request_options_hold_for_their_own_request(cicada, cache, target):
+    cicada.write("options.c", OPTIONS)
+    r = cicada.run("-f", "options.c", "-H", target.url, "--headless", "-u", 2, "-r", 2,
+                   "-t", "1s", "-s", "5", "--csv", "O", env=cenv(cicada, cache),
+                   timeout=1 + SLACK)
+    assert r.rc == 0, r
+    assert "cicada_http: connection 7 is not a cicada_connection" in r.err, r.err
+    target.wait_idle(quiet=0.1)
+    by = {}
+    for x in target.requests(path="/ok"):
+        by.setdefault(x.query, []).append(x)
+    assert set(by) == {"auth", "plain", "fresh", "kept"}, set(by)
+    auth = lambda x: [v for k, v in x.headers if k.lower() == "authorization"]
+    assert {tuple(auth(x)) for x in by["auth"]} == {("Basic dTpwOnc=",)}
+    assert all(auth(x) == [] for x in by["plain"] + by["fresh"] + by["kept"])
+    # A fresh connection for every /ok?fresh; the others keep one per user.
+    fresh = [x.conn_id for x in by["fresh"]]
+    assert len(fresh) == len(set(fresh)) > 2, fresh
+    others = {x.conn_id for q in ("auth", "plain", "kept") for x in by[q]} - set(fresh)
+    assert len(others) <= 2 * 2, others     # per user: its kept connection, and the one
+    #                                          opened after each fresh one is closed
+    rows = stats_rows(cicada.path("O_stats.csv"))
+    assert int(rows[("misuse", "connection 7")]["Request Count"]) > 2
+
+
+TLS_OPTIONS = plugin(r"""
+static void flow(cicada_user *u)
+{
+    cicada_response r;
+    cicada_http(u, &(cicada_request){.url = "/ok?strict", .name = "strict"}, &r);
+    cicada_http(u, &(cicada_request){.url = "/ok?insecure", .insecure = 1}, &r);
+    cicada_http(u, &(cicada_request){.url = "/ok?cert", .insecure = 1,
+                                     .client_cert = "client.pem",
+                                     .client_key = "client.key"}, &r);
+}
+static const cicada_task tasks[] = {{.name = "flow", .weight = 1, .fn = flow}};
+""", r"""
+    if (cicada_add_class(reg, &(cicada_class){.name = "Tls", .weight = 1,
+            .wait = CICADA_WAIT_CONSTANT, .wait_a = 0.02, .tasks = tasks, .ntasks = 1}))
+        return 1;""")
+
+
+def test_tls_options(cicada, cache):
+    import shutil
+    import ssl
+    from target import Target
+    from test_lang_http import make_cert
+    if not shutil.which("openssl"):
+        pytest.skip("openssl is not installed: cannot make the test certificates")
+    make_cert(cicada.dir, "server", "127.0.0.1")
+    make_cert(cicada.dir, "client", "cicada-client")
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cicada.path("server.pem"), cicada.path("server.key"))
+    ctx.verify_mode = ssl.CERT_OPTIONAL
+    ctx.load_verify_locations(cicada.path("client.pem"))
+    t = Target(tls=ctx).start()
+    try:
+        cicada.write("tls.c", TLS_OPTIONS)
+        r = cicada.run("-f", "tls.c", "-H", t.url, "--headless", "-u", 2, "-r", 2, "-t",
+                       "1s", "-s", "5", "--csv", "T", env=cenv(cicada, cache),
+                       timeout=1 + SLACK)
+        t.wait_idle(quiet=0.1)
+        reqs = t.requests(path="/ok")
+    finally:
+        t.stop()
+    assert r.rc == 1, r                  # "strict" fails: the certificate is self-signed
+    fails = failure_rows(cicada.path("T_failures.csv"))
+    assert {(m, n) for m, n, _ in fails} == {("GET", "strict")}, fails
+    q = {}
+    for x in reqs:
+        q.setdefault(x.query, []).append(x)
+    assert "strict" not in q and q["insecure"] and q["cert"], set(q)
+    # The client certificate goes with the request that names it, and only with it.
+    assert {x.extra.get("peer_cn") for x in q["cert"]} == {"cicada-client"}
+    assert {x.extra.get("peer_cn") for x in q["insecure"]} == {None}
