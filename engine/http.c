@@ -49,6 +49,8 @@ typedef struct http_handle {
     unsigned gen;                   /* http.gen when last applied */
     CURLU *uh;                      /* the applied request's parsed URL (a copy) */
     struct curl_slist ua;           /* our User-Agent before the request's headers */
+    http *h;
+    int sock_errno;                 /* socket() failed in open_cb: curl keeps no errno then */
 } http_handle;
 
 /* One per socket curl is watching; recycled through a free list.
@@ -386,10 +388,13 @@ static int curl_socket_fn(CURL *easy, curl_socket_t fd, int what, void *userp, v
 static curl_socket_t open_cb(void *clientp, curlsocktype purpose, struct curl_sockaddr *a)
 {
     (void)purpose;
-    http *h = clientp;
+    http_handle *hd = clientp;
+    http *h = hd->h;
     curl_socket_t fd = socket(a->family, a->socktype, a->protocol);
-    if (fd < 0)
+    if (fd < 0) {
+        hd->sock_errno = errno;
         return CURL_SOCKET_BAD;
+    }
     if ((size_t)fd >= h->nfds) {
         size_t n = h->nfds ? h->nfds : 64;
         while (n <= (size_t)fd)
@@ -499,6 +504,8 @@ static void report(http *h, CURL *easy, CURLcode code)
     h->in_flight--;
     c->busy = false;
     http_result r = {.code = code, .req = c->req, .bytes = c->bytes};
+    int sock_errno = hd->sock_errno;
+    hd->sock_errno = 0;
     http_times t;
     get_times(easy, &t);
     r.rt_us = t.total;
@@ -506,6 +513,8 @@ static void report(http *h, CURL *easy, CURLcode code)
     curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &r.status);
     if (code != CURLE_OK) {
         curl_easy_getinfo(easy, CURLINFO_OS_ERRNO, &r.os_errno);
+        if (!r.os_errno)
+            r.os_errno = sock_errno;
         long sent = 0;
         /* A reused connection reports no connect time: that the request went out shows
          * it was connected all the same. */
@@ -696,7 +705,8 @@ static http_handle *handle_new(http *h)
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, hd);
     curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, open_cb);
-    curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, h);
+    hd->h = h;
+    curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, hd);
     curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, close_cb);
     curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, h);
     /* Turns the cookie engine on; the jar itself is the attached client's share. */
@@ -1102,6 +1112,25 @@ static const char *errno_class(long e)
     }
 }
 
+/* Limits of the generator's own machine, not the target's fault: the failure text says
+ * what to change, since the bare errno reads like a target problem. */
+static const char *errno_advice(long e)
+{
+    switch (e) {
+    case EADDRNOTAVAIL:
+        return ": no free local port for a new connection; reuse connections (keep-alive), "
+               "widen net.ipv4.ip_local_port_range or spread the load over more source "
+               "addresses or machines";
+    case EMFILE:
+        return ": no free file descriptor for a new connection; raise the open-file limit "
+               "(ulimit -n) or run fewer users per process";
+    case ENFILE:
+        return ": the system's open-file table is full (fs.file-max)";
+    default:
+        return "";
+    }
+}
+
 bool http_failure_text(const http_result *r, const char *name, char *buf, size_t len)
 {
     if (r->code == CURLE_OK) {
@@ -1154,8 +1183,8 @@ bool http_failure_text(const http_result *r, const char *name, char *buf, size_t
     case CURLE_SEND_ERROR:
     case CURLE_RECV_ERROR:
         if (r->os_errno) {
-            snprintf(buf, len, "%s(%ld, '%s')", errno_class(r->os_errno), r->os_errno,
-                     strerror((int)r->os_errno));
+            snprintf(buf, len, "%s(%ld, '%s%s')", errno_class(r->os_errno), r->os_errno,
+                     strerror((int)r->os_errno), errno_advice(r->os_errno));
             break;
         }
         /* fall through */
