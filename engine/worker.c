@@ -12,6 +12,7 @@
 #include <zmq.h>
 
 #include "capi.h"
+#include "fdlimit.h"
 #include "health.h"
 #include "log.h"
 #include "rng.h"
@@ -510,6 +511,10 @@ static void on_spawn(worker *w, const json_value *d)
         }
         want[c] = (unsigned)m->value.num.i;
     }
+    unsigned total = 0;
+    for (int c = 0; c < n; c++)
+        total += want[c];
+    fdlimit_check(total);
     if (runner_set_counts(w->runner, want, err, sizeof err))
         send_error(w, err);
     free(want);

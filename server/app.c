@@ -5,12 +5,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 
 #include "capi.h"
 #include "console.h"
 #include "coro.h"
 #include "csv.h"
+#include "fdlimit.h"
 #include "history.h"
 #include "http.h"
 #include "junit.h"
@@ -144,6 +144,23 @@ static void on_test_stop(void *data)
 static unsigned arrival_cap(const app *a, unsigned users)
 {
     return a->arrival->max_users ? a->arrival->max_users : users;
+}
+
+/* The users a test started here will run in this process (a master's run on workers,
+ * which check their own limit). */
+static void check_fd_limit(const app *a, unsigned users)
+{
+    if (!a->master)
+        fdlimit_check(users);
+}
+
+static unsigned shape_peak(const shape *s)
+{
+    unsigned peak = 0;
+    for (int i = 0; i < s->n; i++)
+        if (s->stages[i].users > peak)
+            peak = s->stages[i].users;
+    return peak;
 }
 
 static void on_shape_done(void *data)
@@ -309,6 +326,8 @@ static int web_swarm(void *data, unsigned users, double rate, const char *host,
     size_t n = 0;
     while (classes && classes[n])
         n++;
+    check_fd_limit(a, fresh && a->arrival ? arrival_cap(a, users)
+                      : fresh && a->shape ? shape_peak(a->shape) : users);
     if (fresh && a->arrival) {
         /* Open model: the form's user count is the cap on users. */
         if (runner_start_arrival(a->runner, a->arrival, arrival_cap(a, users), 1.0, 0, err,
@@ -447,24 +466,6 @@ static app *worker_app(app *a, char *err, size_t errlen)
 
 /* ---- set-up ------------------------------------------------------------------------- */
 
-/* Each user holds a socket (two while reconnecting); Locust raises the limit too. */
-static void raise_fd_limit(unsigned users)
-{
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
-        return;
-    if (rl.rlim_cur < rl.rlim_max) {
-        rl.rlim_cur = rl.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &rl);
-        getrlimit(RLIMIT_NOFILE, &rl);
-    }
-    if (rl.rlim_cur != RLIM_INFINITY && (rlim_t)users + 64 > rl.rlim_cur)
-        log_warning(LOGGER,
-                    "%u users need more open files than the limit allows (%llu, hard limit "
-                    "%llu): raise it with `ulimit -n` or the users will fail to connect",
-                    users, (unsigned long long)rl.rlim_cur, (unsigned long long)rl.rlim_max);
-}
-
 static int start_web(app *a, char *err, size_t errlen)
 {
     struct options *o = a->o;
@@ -535,6 +536,7 @@ static void app_free(app *a)
 app *app_new(struct options *o, scenario *sc, char *err, size_t errlen, int *exit_code)
 {
     *exit_code = 1;
+    fdlimit_raise();
     if (o->worker) {
         app *a = xcalloc(1, sizeof *a);
         a->o = o;
@@ -719,6 +721,8 @@ static void start_test(app *a)
         log_info(LOGGER, "Run time limit set to %d seconds", o->run_time);
     else
         log_info(LOGGER, "No run time limit set, use CTRL+C to interrupt");
+    check_fd_limit(a, a->arrival ? arrival_cap(a, users)
+                      : a->shape ? shape_peak(a->shape) : users);
     char err[512];
     int rc = a->arrival ? runner_start_arrival(a->runner, a->arrival, arrival_cap(a, users), 1.0,
                                                0, err, sizeof err)
@@ -739,7 +743,6 @@ void app_run(app *a)
         ev_run(a->loop, 0);
         return;
     }
-    raise_fd_limit(a->master ? 64 : o->set_num_users ? (unsigned)o->num_users : 1);
     if (!o->only_summary && (o->print_stats || !web_mode(a))) {
         ev_timer_set(&a->printer, 2., 2.);
         ev_timer_start(a->loop, &a->printer);
