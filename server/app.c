@@ -1,5 +1,6 @@
 #include "app.h"
 
+#include <errno.h>
 #include <ev.h>
 #include <signal.h>
 #include <stdio.h>
@@ -499,6 +500,12 @@ static int start_web(app *a, char *err, size_t errlen)
         .thresholds = &a->thresholds,
     };
     a->web = web_start(&env, err, errlen);
+    /* httpd keeps bind's errno for this (free does not change errno in glibc). */
+    if (!a->web && errno == EADDRINUSE) {
+        size_t n = strlen(err);
+        snprintf(err + n, errlen - n, " (-P/--web-port %d: another program listens on the "
+                                      "dashboard's port; choose a free one)", o->web_port);
+    }
     return a->web ? 0 : -1;
 }
 
