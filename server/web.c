@@ -1,6 +1,8 @@
 #include "web.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +30,7 @@ struct web {
     char *auth_token;           /* base64 of "user:pass" */
     char *logs[WEB_LOG_LINES];  /* ring of recent log lines */
     size_t log_next, log_count;
+    bool loopback_only;         /* bound to loopback: Host must name loopback too */
     sbuf stats_cache;           /* /stats/requests, at most a second old */
     double stats_cache_at;
     bool stats_cache_ok;
@@ -264,6 +267,10 @@ static void on_index(web *w, struct httpd_req *req)
     }
     free(tpl);
     sbuf_free(&data);
+    /* Clickjacking: a page of another origin may not frame the dashboard under a decoy
+     * and have its Start or Stop clicked (those clicks would be same-origin). */
+    httpd_add_header(req, "X-Frame-Options", "DENY");
+    httpd_add_header(req, "Content-Security-Policy", "frame-ancestors 'none'");
     respond_sbuf(req, 200, "text/html; charset=utf-8", &page);
 }
 
@@ -663,11 +670,14 @@ static const struct route {
 };
 
 /* A state-changing request sent by a page of another origin (cross-site request
- * forgery): browsers say where a request comes from, scripts send neither header. */
+ * forgery): browsers say where a request comes from, scripts send neither header.
+ * "same-site" is another origin too: another port of the same host (a page on
+ * localhost:3000), or another subdomain; an <img src=".../stop"> sends no Origin, so
+ * Sec-Fetch-Site is all there is to go by. */
 static bool foreign_origin(struct httpd_req *req)
 {
     const char *site = httpd_header(req, "Sec-Fetch-Site");
-    if (site && strcasecmp(site, "cross-site") == 0)
+    if (site && (strcasecmp(site, "cross-site") == 0 || strcasecmp(site, "same-site") == 0))
         return true;
     const char *origin = httpd_header(req, "Origin");
     if (!origin)
@@ -677,6 +687,47 @@ static bool foreign_origin(struct httpd_req *req)
     if (!host || !o)
         return true; /* "null" and other opaque origins */
     return strcasecmp(o + 3, host) != 0;
+}
+
+/* Whether a Host header ("name", "name:port", "[v6]:port") names the loopback
+ * interface: localhost, 127.0.0.0/8 or ::1. */
+static bool loopback_host_header(const char *h)
+{
+    char name[64];
+    size_t n;
+    if (h[0] == '[') {
+        const char *close = strchr(h, ']');
+        if (!close || (close[1] && close[1] != ':'))
+            return false;
+        n = (size_t)(close - h - 1);
+        if (n >= sizeof name)
+            return false;
+        memcpy(name, h + 1, n);
+        name[n] = '\0';
+        struct in6_addr a6;
+        return inet_pton(AF_INET6, name, &a6) == 1 &&
+               (IN6_IS_ADDR_LOOPBACK(&a6) || (IN6_IS_ADDR_V4MAPPED(&a6) && a6.s6_addr[12] == 127));
+    }
+    const char *colon = strchr(h, ':');
+    n = colon ? (size_t)(colon - h) : strlen(h);
+    if (n >= sizeof name)
+        return false;
+    memcpy(name, h, n);
+    name[n] = '\0';
+    if (strcasecmp(name, "localhost") == 0 || strcasecmp(name, "localhost.") == 0)
+        return true;
+    struct in_addr a4;
+    return inet_pton(AF_INET, name, &a4) == 1 && (ntohl(a4.s_addr) >> 24) == 127;
+}
+
+/* DNS rebinding: a page of evil.example whose name then resolves to 127.0.0.1 talks to
+ * a loopback dashboard as its own origin (the cross-origin guard passes, and so would
+ * reading). Its requests still say "Host: evil.example:PORT": a dashboard bound to
+ * loopback answers only requests for a loopback name. HTTP/1.0 may send no Host. */
+static bool foreign_host(const web *w, struct httpd_req *req)
+{
+    const char *host = httpd_header(req, "Host");
+    return w->loopback_only && host && !loopback_host_header(host);
 }
 
 static bool authorized(web *w, struct httpd_req *req)
@@ -698,6 +749,19 @@ static void handle(void *data, struct httpd_req *req)
 {
     web *w = data;
     const char *path = httpd_path(req), *method = httpd_method(req);
+    if (foreign_host(w, req)) {
+        char shown[64];
+        size_t k = 0;
+        for (const char *p = httpd_header(req, "Host"); *p && k < sizeof shown - 1; p++)
+            shown[k++] = *p > 0x20 && *p < 0x7f ? *p : '?';
+        shown[k] = '\0';
+        log_warning(LOGGER, "refused %s %s for Host \"%s\": the dashboard listens on "
+                            "loopback and answers only localhost, 127.0.0.1 or [::1]",
+                    method, path, shown);
+        respond_error(req, 403, "the dashboard listens on a loopback address and answers "
+                                "only requests for localhost, 127.0.0.1 or [::1]", NULL);
+        return;
+    }
     if (!authorized(w, req)) {
         httpd_add_header(req, "WWW-Authenticate", "Basic realm=\"cicada\"");
         respond_error(req, 401, "authentication required", NULL);
@@ -799,6 +863,7 @@ web *web_start(const web_env *env, char *err, size_t errlen)
     }
     if (env->auth)
         w->auth_token = base64(env->auth);
+    w->loopback_only = env->host && loopback(env->host);
     log_set_observer(on_log_line, w);
     const char *scheme = env->tls_cert ? "https" : "http";
     if (!env->host || !*env->host)

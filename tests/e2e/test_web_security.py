@@ -108,6 +108,8 @@ def test_cross_origin_requests_cannot_change_the_test(cicada, target):
     for headers in ({"Origin": "http://evil.example"}, {"Origin": "null"},
                     {"Origin": f"http://127.0.0.1:{d.port + 1}"},
                     {"Sec-Fetch-Site": "cross-site"},
+                    # another port of the same host, or a sibling subdomain
+                    {"Sec-Fetch-Site": "same-site"},
                     {"Origin": own, "Sec-Fetch-Site": "cross-site"}):
         r = d.post("/swarm", data=form, headers=headers)
         assert r.status_code == 403, (headers, r.text)
@@ -130,11 +132,59 @@ def test_cross_origin_requests_cannot_change_the_test(cicada, target):
     assert r.status_code == 403
     r = d.get("/stop", headers={"Origin": "http://evil.example"})
     assert r.status_code == 403
+    # <img src="http://127.0.0.1:PORT/stop"> on a page of localhost:3000: no Origin.
+    r = d.get("/stop", headers={"Sec-Fetch-Site": "same-site", "Sec-Fetch-Mode": "no-cors"})
+    assert r.status_code == 403
     assert d.stats()["state"] == "running"
     r = d.get("/stop", headers={"Origin": own})
     assert r.status_code == 200
     assert r.json() == {"success": True, "message": "Test stopped"}
     d.wait_state("stopped")
+    assert_clean_exit(d.stop_process(), codes=(0,))
+
+
+def test_the_page_may_not_be_framed(cicada, target):
+    """Clickjacking: another site's page could frame the dashboard under a decoy and have
+    Start or Stop clicked; browsers refuse to frame it."""
+    cicada.write("slow.json", SLOW)
+    d = start_dashboard(cicada, "-f", "slow.json", "-H", target.url)
+    r = d.get("/")
+    assert r.status_code == 200
+    assert r.headers["X-Frame-Options"] == "DENY"
+    assert r.headers["Content-Security-Policy"] == "frame-ancestors 'none'"
+    assert_clean_exit(d.stop_process(), codes=(0,))
+
+
+# ---- DNS rebinding ------------------------------------------------------------------------
+
+def test_loopback_dashboard_answers_only_loopback_host_names(cicada, target):
+    """A page of evil.example whose name is rebound to 127.0.0.1 is same-origin with the
+    dashboard (its Origin matches its Host), but its Host names evil.example: refused,
+    on every path, reading included."""
+    cicada.write("slow.json", SLOW)
+    d = start_dashboard(cicada, "-f", "slow.json", "-H", target.url)
+    p = d.port
+    for host in (f"evil.example:{p}", "evil.example", f"127.0.0.1.evil.example:{p}",
+                 f"localhost.evil.example:{p}", f"10.0.0.1:{p}", f"[::2]:{p}",
+                 f"[::1]x:{p}", f"128.0.0.1:{p}", "x" * 300):
+        for method, path in (("GET", "/stats/requests"), ("GET", "/"),
+                             ("GET", "/static/app.js"), ("GET", "/stats/report"),
+                             ("GET", "/stop")):
+            r = d.request(method, path, headers={"Host": host})
+            assert r.status_code == 403, (host, path, r.text[:200])
+            assert r.json()["success"] is False
+        r = d.post("/swarm", data={"user_count": 2, "spawn_rate": 10},
+                   headers={"Host": host, "Origin": f"http://{host}",
+                            "Sec-Fetch-Site": "same-origin"})
+        assert r.status_code == 403, (host, r.text)
+    assert f'refused GET /stats/requests for Host "evil.example:{p}"' in d.proc.err_text()
+    for host in (f"127.0.0.1:{p}", f"localhost:{p}", f"LocalHost:{p}", "localhost",
+                 f"127.1.2.3:{p}", f"[::1]:{p}", f"[::ffff:127.0.0.1]:{p}"):
+        r = d.get("/stats/requests", headers={"Host": host})
+        assert r.status_code == 200, (host, r.text[:200])
+    time.sleep(0.3)
+    assert d.stats()["state"] == "ready"
+    assert target.total() == 0
     assert_clean_exit(d.stop_process(), codes=(0,))
 
 
