@@ -98,6 +98,12 @@ void log_vmsg(int level, const char *logger, const char *fmt, va_list ap)
     if (n >= sizeof line)
         n = sizeof line - 1;
     line[n] = '\0';
+    /* Messages carry text from peers and targets (a worker's error, a request name): their
+     * control characters (ESC sequences, \r) would act on the terminal. */
+    for (size_t i = 0; i < n; i++)
+        if (((unsigned char)line[i] < 0x20 && line[i] != '\n' && line[i] != '\t') ||
+            line[i] == 0x7f)
+            line[i] = '?';
     if (g.observer)
         g.observer(g.observer_data, level, line);
     FILE *out = g.file ? g.file : stderr;

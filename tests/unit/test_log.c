@@ -281,6 +281,16 @@ static void test_long_message_is_cut_not_overflowed(void **state)
     assert_int_equal(strlen(s), strlen("30|") + 4095 + 1);
 }
 
+/* Text from a hostile worker or target cannot drive the terminal (ESC sequences, a \r
+ * that rewrites the line); newlines and tabs stay. */
+static void test_control_characters_are_replaced(void **state)
+{
+    (void)state;
+    setup_ok(LOG_INFO, QUIET, true);
+    log_error("t", "Worker w: %s", "\x1b]0;owned\x07\x1b[2Jx\ry\x7f\tz\nnext");
+    assert_string_equal(sbuf_str(&seen), "40|Worker w: ?]0;owned??[2Jx?y?\tz\nnext\n");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -294,6 +304,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_logfile_error, setup, teardown),
         cmocka_unit_test_setup_teardown(test_long_message_is_cut_not_overflowed, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_control_characters_are_replaced, setup, teardown),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     sbuf_free(&seen);
