@@ -155,6 +155,17 @@ static char *build(const char *src, char *err, size_t errlen)
                  strerror(errno));
         goto out;
     }
+    /* What is in the cache gets loaded into this process: a directory someone else owns
+     * or can write to (another user made /tmp/cicada-cache-UID first) would let them swap
+     * an object for their own. */
+    struct stat st;
+    if (stat(dir.s, &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != geteuid() ||
+        (st.st_mode & 022)) {
+        snprintf(err, errlen, "%s: the cache directory %s is not private to this user "
+                              "(owned by another user, or writable by others): set "
+                              "XDG_CACHE_HOME to a directory of your own", src, dir.s);
+        goto out;
+    }
     const char *base = strrchr(src, '/') ? strrchr(src, '/') + 1 : src;
     sbuf_printf(&so, "%s/%.*s-%016llx.so", sbuf_str(&dir), (int)(strlen(base) - 2), base,
                 (unsigned long long)key);

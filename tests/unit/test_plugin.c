@@ -189,6 +189,26 @@ static void test_load_c(void **state)
     assert_int_equal((size_t)st.st_size, header_len);
 }
 
+/* Another user's cache directory, or one others can write to, could hold their object
+ * under our name: refused, nothing compiled or loaded. */
+static void test_cache_not_private_is_refused(void **state)
+{
+    (void)state;
+    char cache[512];
+    snprintf(cache, sizeof cache, "%s/xdg", dir);
+    assert_int_equal(mkdir(cache, 0700), 0);
+    snprintf(cache, sizeof cache, "%s/xdg/cicada", dir);
+    assert_int_equal(mkdir(cache, 0700), 0);
+    assert_int_equal(chmod(cache, 0777), 0);
+    const char *p = put("shared.c", GOOD);
+    assert_int_equal(plugin_load(p, &reg, err, sizeof err), -1);
+    assert_non_null(strstr(err, "is not private to this user"));
+    assert_int_equal(reg.nclasses, 0);
+    assert_int_equal(cached("shared", NULL, NULL, 0), 0);
+    assert_int_equal(chmod(cache, 0755), 0);     /* others may read, not write: fine */
+    assert_int_equal(plugin_load(p, &reg, err, sizeof err), 0);
+}
+
 static void test_cache_reuse_and_rebuild(void **state)
 {
     (void)state;
@@ -423,6 +443,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_plugin_path),
         cmocka_unit_test_setup_teardown(test_load_c, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cache_not_private_is_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cache_reuse_and_rebuild, setup, teardown),
         cmocka_unit_test_setup_teardown(test_compile_error, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_compiler, setup, teardown),
