@@ -932,6 +932,14 @@ master *master_new(struct ev_loop *loop, stats *s, const scenario *sc, const mas
     ev_init(&m->stop_deadline, stop_deadline_cb);
     ev_init(&m->converge, converge_cb);
     log_info(LOGGER, "Master listening for workers at %s", m->endpoint);
+    const char *h = cfg->bind_host;
+    if (!*h || strcmp(h, "*") == 0 || strcmp(h, "0.0.0.0") == 0 || strcmp(h, "::") == 0 ||
+        strcmp(h, "[::]") == 0)
+        log_warning(LOGGER, "The master port %d listens on all interfaces, with no "
+                            "authentication or encryption: anyone who can reach it can join "
+                            "as a worker and receive the scenario and its data files. Bind "
+                            "it to a private address with --master-bind-host (see "
+                            "docs/security.md).", cfg->bind_port);
     return m;
 }
 

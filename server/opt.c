@@ -173,8 +173,8 @@ static const struct optdef defs[] = {
      .group = G_MASTER,
      .help = "Set cicada to run in distributed mode with this process as master"},
     {.lng = "master-bind-host", .kind = K_STR, .off = F(master_bind_host),
-     .env = "LOCUST_MASTER_BIND_HOST", .metavar = "MASTER_BIND_HOST", .dflt = "*",
-     .group = G_MASTER,
+     .set = SET(set_master_bind_host), .env = "LOCUST_MASTER_BIND_HOST",
+     .metavar = "MASTER_BIND_HOST", .dflt = "*", .group = G_MASTER,
      .help = "Interfaces (hostname, ip) that the master should bind to. Only used when running "
              "with --master. '*' means all available interfaces."},
     {.lng = "master-bind-port", .kind = K_INT, .off = F(master_bind_port), .min = 1,

@@ -98,6 +98,7 @@ struct options {
      * set_expect_workers: --expect-workers-max-wait is only valid with it. */
     bool set_num_users, set_spawn_rate, set_run_time, set_host, set_stop_timeout;
     bool set_expect_workers;
+    bool set_master_bind_host;  /* --processes binds 127.0.0.1 unless it was given */
 };
 
 /* Exit codes for opt_parse failures, as Locust: 2 for usage errors (unknown flag, bad
