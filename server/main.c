@@ -4,9 +4,6 @@
 #ifdef __GLIBC__
 #include <malloc.h>
 #endif
-#ifdef __GLIBC__
-#include <malloc.h>
-#endif
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -226,14 +223,6 @@ static int run(struct options *o, scenario *sc, int *gate, int nchildren)
 int main(int argc, char **argv)
 {
     signal(SIGPIPE, SIG_IGN);
-#ifdef __GLIBC__
-    /* glibc gives the heap's free top back to the kernel once it exceeds 128 KiB, and a
-     * message of a few hundred KiB (a worker's stats report, a /stats poll) frees that much
-     * when it is done: every report then faulted its pages in again. A master taking
-     * reports from 100 workers spent three quarters of its CPU in page faults (48,500
-     * faults in 15 s; 3,600 with this). Up to 64 MiB of free heap stays mapped instead. */
-    mallopt(M_TRIM_THRESHOLD, 64 << 20);
-#endif
 #ifdef __GLIBC__
     /* glibc gives the heap's free top back to the kernel once it exceeds 128 KiB, and a
      * message of a few hundred KiB (a worker's stats report, a /stats poll) frees that much
