@@ -4,7 +4,16 @@
 # Build variant: the default build goes to build/ and links ./cicada; `SAN=1` builds the
 # same sources with ASan+UBSan into build/asan/ (used by `make test`).
 SAN ?=
-ifeq ($(SAN),1)
+FUZZ ?=
+ifeq ($(FUZZ),1)
+# `make fuzz`: the same sources built by clang for libFuzzer into build/fuzz/ (coverage
+# instrumentation plus ASan+UBSan; the targets in tests/fuzz/ link these objects).
+B        := build/fuzz
+CC       := clang
+OPT      := -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined \
+            -fno-sanitize-recover=undefined
+BIN      := $(B)/cicada
+else ifeq ($(SAN),1)
 B        := build/asan
 OPT      := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
 BIN      := $(B)/cicada
@@ -40,14 +49,16 @@ ASSET_C    := $(B)/gen/assets.c
 
 PY         := /usr/bin/python3
 DEB_BUILD  := gcc make libc6-dev libev-dev libcurl4-openssl-dev libmicrohttpd-dev libzmq3-dev
-DEB_TEST   := libcmocka-dev python3-pytest python3-requests python3-zmq python3-locust chromium
+DEB_TEST   := libcmocka-dev python3-pytest python3-requests python3-zmq python3-locust chromium \
+              clang libclang-rt-14-dev
 
 Q := @
 ifeq ($(V),1)
 Q :=
 endif
 
-.PHONY: all run test unit e2e browser asan-test deps test-deps clean bench FORCE
+.PHONY: all run test unit e2e browser asan-test deps test-deps clean bench bench-stats fuzz fuzz-run \
+        fuzz-smoke FORCE
 
 all: $(BIN)
 
@@ -149,14 +160,56 @@ browser: $(BIN)
 	$(Q)CICADA_BIN=$(abspath $(BIN)) node tests/browser/dashboard.test.mjs
 
 # Everything `make test` runs, in order: plain build, unit, end-to-end, browser; then the
-# same tests under ASan+UBSan.
+# same tests under ASan+UBSan; then a short run of every fuzz target.
 test: test-deps
 	$(Q)$(MAKE) --no-print-directory all unit e2e browser
 	$(Q)$(MAKE) --no-print-directory SAN=1 asan-test
+	$(Q)$(MAKE) --no-print-directory FUZZ=1 fuzz-smoke
 
 asan-test: export ASAN_OPTIONS = detect_leaks=1:abort_on_error=0:halt_on_error=1
 asan-test: export UBSAN_OPTIONS = print_stacktrace=1:halt_on_error=1
 asan-test: all unit e2e browser
+
+# ---- fuzzing --------------------------------------------------------------------------
+# libFuzzer targets, one per parser of outside input (tests/fuzz/, docs/architecture.md).
+# `make fuzz` runs each for FUZZ_SECS seconds with ASan+UBSan and fails if any crashes,
+# leaks or trips UBSan; what it finds is in build/fuzz/crashes/. New inputs collect in
+# build/fuzz/corpus/ (the seeds in tests/fuzz/corpus/ are only read). `fuzz-smoke`, part of
+# `make test`, replays every seed and regression input and fuzzes each target SMOKE_SECS.
+DEB_FUZZ   := clang libclang-rt-14-dev
+FUZZ_SRC   := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BIN   := $(FUZZ_SRC:tests/fuzz/%.c=$(B)/bin/%)
+FUZZ_SECS  ?= 60
+SMOKE_SECS ?= 3
+FUZZ_ARGS  ?=
+
+$(B)/bin/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(SLIB) $(LIB) Makefile
+	@mkdir -p $(dir $@)
+	@echo "  FUZZ    $<"
+	$(Q)$(CC) $(ALLFLAGS) -fsanitize=fuzzer -Itests/fuzz -o $@ $< $(SLIB) $(LIB) $(LIBS)
+
+fuzz: deps
+	$(call apt_install,$(DEB_FUZZ))
+	$(Q)$(MAKE) --no-print-directory FUZZ=1 fuzz-run
+
+# $(1): seconds per target, $(2): where new inputs go.
+define fuzz_each
+	@failed=""; for b in $(FUZZ_BIN); do t=$${b##*/}; \
+	  mkdir -p $(2)/$$t $(B)/crashes; echo "  FUZZ    $$t ($(1) s)"; \
+	  $$b -max_total_time=$(1) -detect_leaks=1 -print_final_stats=1 \
+	      -artifact_prefix=$(B)/crashes/$$t- $(FUZZ_ARGS) $(2)/$$t tests/fuzz/corpus/$$t \
+	      >$(B)/$$t.log 2>&1 || { failed="$$failed $$t"; tail -n 40 $(B)/$$t.log; }; \
+	  grep -h "stat::number_of_executed_runs" $(B)/$$t.log | sed 's/^/          /'; \
+	done; \
+	if [ -n "$$failed" ]; then echo "fuzzing failed:$$failed (see $(B)/crashes/)"; exit 1; fi
+endef
+
+fuzz-run: $(FUZZ_BIN)
+	$(call fuzz_each,$(FUZZ_SECS),$(B)/corpus)
+
+fuzz-smoke: $(FUZZ_BIN)
+	@rm -rf $(B)/smoke
+	$(call fuzz_each,$(SMOKE_SECS),$(B)/smoke)
 
 # ---- benchmarks -----------------------------------------------------------------------
 # Measurements, not assertions (docs/performance.md): nginx on core 0 as the loopback
@@ -167,11 +220,20 @@ DEB_BENCH  := nginx wrk bc time curl python3-locust python3-zmq
 BENCH_SECS ?= 10
 bench: deps
 	$(call apt_install,$(DEB_BENCH))
-	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(MAKE) --no-print-directory all bench-stats
 	$(Q)bash bench/compare.sh $(BENCH_SECS)
 	$(Q)bash bench/distributed.sh $(BENCH_SECS)
+
+# The cost of recording one request in the statistics, on core 1 (a few seconds).
+bench-stats: $(B)/bench/stats_bench
+	$(Q)taskset -c 1 $< 2>/dev/null || $<
+
+$(B)/bench/stats_bench: bench/stats_bench.c $(LIB) Makefile
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	$(Q)$(CC) $(ALLFLAGS) -o $@ $< $(LIB) $(LIBS)
 
 clean:
 	rm -rf build cicada
 
--include $(ENGINE_OBJ:.o=.d) $(SERVER_OBJ:.o=.d) $(UNIT_BIN:=.d)
+-include $(ENGINE_OBJ:.o=.d) $(SERVER_OBJ:.o=.d) $(UNIT_BIN:=.d) $(FUZZ_BIN:=.d)

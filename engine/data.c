@@ -339,6 +339,10 @@ static bool csv_header(csv_parser *c)
         size_t len = end - c->off.v[i] - 1;
         if (!len)
             return fail(c->l, 1, "column %zu of the header has no name", i + 1);
+        /* Templates name columns with C strings: a name holding a NUL could never be
+         * reached, and two that differ only after it would look the same. */
+        if (memchr(name, '\0', len))
+            return fail(c->l, 1, "column %zu of the header holds a NUL byte", i + 1);
         long dup = colset_find(cols, name, len);
         if (dup >= 0)
             return fail(c->l, 1, "column \"%s\" appears twice in the header (columns %ld "
@@ -467,6 +471,11 @@ static bool jsonl_line(jsonl *j, const char *s, size_t len, unsigned line)
         sizes_push(&j->row_start, j->n);
     for (size_t i = 0; i < v->obj.count; i++) {
         const json_member *m = &v->obj.members[i];
+        if (memchr(m->key, '\0', m->key_len)) {   /* as a CSV header's NUL */
+            unsigned col = m->col;
+            json_free(v);
+            return fail_at(j->l, line, col, "key holds a NUL byte (\\u0000)");
+        }
         long col = colset_find(cols, m->key, m->key_len);
         if (col < 0)
             col = (long)colset_add(cols, m->key, m->key_len);

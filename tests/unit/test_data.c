@@ -220,6 +220,17 @@ static const struct error_case csv_errors[] = {
     {"x,\"x\"\n1,2\n", "P:1: column \"x\" appears twice in the header (columns 1 and 2)"},
 };
 
+/* Regression (engine/data.c, found by tests/fuzz/fuzz_data): a header name holding a NUL
+ * byte was kept, and data_column could not find it by its name. */
+static void test_csv_nul_in_header(void **state)
+{
+    (void)state;
+    assert_load_error("nul.csv", "a,\0b\n1,2\n", 9, 0, 1,
+                      "P:1: column 2 of the header holds a NUL byte");
+    assert_load_error("nul.csv", "\"x\0\",y\n1,2\n", 11, 0, 1,
+                      "P:1: column 1 of the header holds a NUL byte");
+}
+
 static void test_csv_errors(void **state)
 {
     (void)state;
@@ -337,6 +348,8 @@ static const struct error_case jsonl_errors[] = {
     {"\n\n42\n", "P:3: expected a JSON object, found a number"},
     {"null", "P:1: expected a JSON object, found null"},
     {"true\r\n", "P:1: expected a JSON object, found a boolean"},
+    /* Regression (fuzz_data): a key holding a NUL, as a CSV header's. */
+    {"{\"a\":1}\n{\"b\": 2, \"x\\u0000y\": 3}\n", "P:2:10: key holds a NUL byte (\\u0000)"},
 };
 
 static void test_jsonl_errors(void **state)
@@ -601,6 +614,7 @@ int main(void)
         cmocka_unit_test(test_unique_stress),
         cmocka_unit_test(test_worker_split),
         cmocka_unit_test(test_large_file),
+        cmocka_unit_test(test_csv_nul_in_header),
     };
     return cmocka_run_group_tests(tests, make_dir, remove_dir);
 }

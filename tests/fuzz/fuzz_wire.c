@@ -1,0 +1,121 @@
+/* libFuzzer target: a message on the master port or from the master (engine/wire.c), read
+ * the way master.c and worker.c read each type: wire_parse, the field getters, base64 file
+ * contents, and a stats report merged with wire_merge_stats. A report that merges is then
+ * shown (the CSV tables) and sent on again (wire_put_stats), which must merge too. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "csv.h"
+#include "fuzz.h"
+#include "json.h"
+#include "sbuf.h"
+#include "stats.h"
+#include "wire.h"
+
+#define NOW 1700000000.0
+
+static void read_fields(const wire_msg *m)
+{
+    const json_value *d = m->data;
+    const char *s;
+    uint64_t u;
+    double x;
+    char err[256];
+    switch (m->type) {
+    case WIRE_HELLO:
+        wire_get_uint(d, "protocol", &u, err, sizeof err);
+        wire_get_str(d, "version", &s, err, sizeof err);
+        wire_get_str(d, "host", &s, err, sizeof err);
+        break;
+    case WIRE_HEARTBEAT:
+        wire_get_str(d, "state", &s, err, sizeof err);
+        wire_get_uint(d, "user_count", &u, err, sizeof err);
+        wire_get_num(d, "cpu", &x, err, sizeof err);
+        wire_get_uint(d, "rss", &u, err, sizeof err);
+        break;
+    case WIRE_ERROR:
+        wire_get_str(d, "message", &s, err, sizeof err);
+        break;
+    case WIRE_END_TEST:
+    case WIRE_REFUSED:
+        wire_get_str(d, "reason", &s, NULL, 0);
+        break;
+    case WIRE_WELCOME:
+        wire_get_uint(d, "protocol", &u, err, sizeof err);
+        wire_get_uint(d, "index", &u, err, sizeof err);
+        break;
+    case WIRE_SPAWN: {
+        wire_get_uint(d, "test", &u, err, sizeof err);
+        wire_get_str(d, "main", &s, err, sizeof err);
+        wire_opt_num(d, "elapsed", &x, err, sizeof err);
+        wire_get_num(d, "share", &x, err, sizeof err);
+        wire_get_uint(d, "max_users", &u, err, sizeof err);
+        wire_get_uint(d, "data_slot", &u, err, sizeof err);
+        wire_get_num(d, "stop_timeout", &x, err, sizeof err);
+        const json_value *files = json_get(d, "files");
+        if (files && files->type == JSON_ARRAY)
+            for (size_t i = 0; i < files->arr.count; i++) {
+                const json_value *b64 = json_get(&files->arr.items[i], "base64");
+                if (b64 && b64->type == JSON_STRING) {
+                    sbuf bytes = SBUF_INIT;
+                    wire_b64_decode(&bytes, b64->str.s, b64->str.len);
+                    sbuf_free(&bytes);
+                }
+            }
+        break;
+    }
+    default:
+        break;
+    }
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    static bool init;
+    if (!init) {
+        fuzz_quiet_logs();
+        init = true;
+    }
+    wire_msg m;
+    char err[256];
+    if (wire_parse(data, size, &m, err, sizeof err) != 0) {
+        wire_msg_free(&m);
+        return 0;
+    }
+    if (!m.data || m.data->type != JSON_OBJECT || !m.type_name)
+        abort();
+    read_fields(&m);
+    /* Any type may carry a report: the merge must refuse what is not one, whatever else
+     * the message holds. */
+    stats *s = stats_new(50, true, NOW);
+    if (wire_merge_stats(s, m.data, "fuzz-worker", NOW + 1, err, sizeof err) == 0) {
+        sbuf out = SBUF_INIT;
+        csv_requests(&out, s);
+        csv_failures(&out, s);
+        csv_exceptions(&out, s);
+        csv_history_rows(&out, s, NOW + 2, 1, true);
+        stats_tick(s, NOW + 2);
+
+        sbuf b = SBUF_INIT;
+        json_writer w;
+        wire_begin(&w, &b, WIRE_STATS);
+        wire_put_stats(&w, s);
+        wire_end(&w);
+        wire_msg again;
+        if (wire_parse(b.s, b.len, &again, err, sizeof err) != 0)
+            abort();
+        stats *s2 = stats_new(50, true, NOW);
+        if (wire_merge_stats(s2, again.data, "fuzz-worker", NOW + 3, err, sizeof err) != 0) {
+            fprintf(stderr, "a report wire_put_stats wrote does not merge: %s\n", err);
+            abort();
+        }
+        stats_free(s2);
+        wire_msg_free(&again);
+        sbuf_free(&b);
+        sbuf_free(&out);
+    }
+    stats_free(s);
+    wire_msg_free(&m);
+    return 0;
+}
