@@ -98,6 +98,23 @@ def test_web_auth_needs_user_colon_password(cicada, target, value):
     assert target.total() == 0
 
 
+NO_AUTH_WARNING = ("The web interface accepts connections from other machines and has no "
+                   "--web-auth")
+
+
+@pytest.mark.parametrize("args, warned", [
+    (["--web-host", "0.0.0.0"], True),
+    (["--web-host", "0.0.0.0", "--web-auth", "u:p"], False),
+    (["--web-host", "127.0.0.1"], False)], ids=["all-no-auth", "all-auth", "loopback"])
+def test_no_auth_beyond_loopback_warns(cicada, target, args, warned):
+    cicada.write("slow.json", SLOW)
+    r = cicada.run("-f", "slow.json", "-H", target.url, "--autostart", "-u", 1, "-t", "1s",
+                   "--autoquit", 0, "-P", free_port(), *args, timeout=15 + SLACK)
+    assert r.rc == 0, r
+    assert "Starting web interface" in r.err, r.err
+    assert (NO_AUTH_WARNING in r.err) == warned, r.err
+
+
 # ---- cross-origin guard -------------------------------------------------------------------
 
 def test_cross_origin_requests_cannot_change_the_test(cicada, target):
