@@ -51,8 +51,9 @@ REPORT = 0.5            # --worker-report-interval for the master modes
 REPORT_SLACK = 0.3
 MIN_REQUESTS = 30       # a run that counted fewer proves nothing
 
+# Half the requests take 50 ms at the target, so that an exit often finds some in flight.
 SCENARIO = {"users": [{"name": "U", "wait_time": WAIT,
-                       "tasks": [{"request": "GET /ok"}]}]}
+                       "tasks": [{"request": "GET /ok"}, {"request": "GET /slow?ms=50"}]}]}
 
 MODES = ("local", "web", "master", "master_web", "processes", "processes_web")
 EXITS = {
