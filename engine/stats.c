@@ -830,24 +830,48 @@ void stats_merge_total(stats *s, const stats_entry *delta)
     entry_merge(&s->total, delta);
 }
 
+static size_t entry_memory(const stats_entry *e)
+{
+    size_t bytes = strlen(e->name) + strlen(e->method) + 2 + hist_memory(&e->hist) +
+                   hist_memory(&e->co_hist) - 2 * sizeof(hist);
+    for (int p = 0; p < STATS_NPHASES; p++)
+        bytes += hist_memory(&e->timing.hist[p]) - sizeof(hist);
+    if (e->snaps)
+        for (unsigned j = 0; j < STATS_SNAPS; j++)
+            bytes += sizeof e->snaps[j] + hist_memory(&e->snaps[j].h) - sizeof(hist);
+    return bytes;
+}
+
+/* Counts every block the statistics own, arrays at their capacity, so that a slow leak
+ * (a table that keeps growing, histograms that never stop widening) shows here and not
+ * only as RSS. Allocator overhead is not included. */
 size_t stats_memory(stats *s)
 {
-    size_t bytes = sizeof *s + hist_memory(&s->total.hist);
-    for (size_t i = 0; i < s->n_entries; i++) {
-        const stats_entry *e = s->entries[i];
-        bytes += sizeof *e + strlen(e->name) + strlen(e->method) + 2 + hist_memory(&e->hist) +
-                 hist_memory(&e->co_hist);
-        for (int p = 0; p < STATS_NPHASES; p++)
-            bytes += hist_memory(&e->timing.hist[p]);
-        if (e->snaps)
-            for (unsigned j = 0; j < STATS_SNAPS; j++)
-                bytes += sizeof e->snaps[j] + hist_memory(&e->snaps[j].h);
-    }
+    size_t bytes = sizeof *s + entry_memory(&s->total);
+    for (size_t i = 0; i < s->n_entries; i++)
+        bytes += sizeof *s->entries[i] + entry_memory(s->entries[i]);
+    for (size_t i = 0; i < s->n_other; i++)
+        bytes += sizeof *s->other[i] + entry_memory(s->other[i]);
+    bytes += s->cap_entries * sizeof *s->entries;
+    if (s->sorted)
+        bytes += (s->n_entries + s->n_other + 1) * sizeof *s->sorted;
     bytes += s->entry_idx.cap * (sizeof(uint32_t) + sizeof(uint64_t));
     bytes += s->error_idx.cap * (sizeof(uint32_t) + sizeof(uint64_t));
+    bytes += 2 * s->cap_errors * sizeof *s->errors;
     for (size_t i = 0; i < s->n_errors; i++)
         bytes += sizeof *s->errors[i] + strlen(s->errors[i]->error) + 1;
+    bytes += s->cap_exceptions * sizeof *s->exceptions;
+    for (size_t i = 0; i < s->n_exceptions; i++) {
+        const stats_exception *x = s->exceptions[i];
+        bytes += sizeof *x + strlen(x->msg) + strlen(x->traceback) + 2 +
+                 (x->nodes ? strlen(x->nodes) + 1 : 0);
+    }
     return bytes;
+}
+
+size_t stats_entry_count(const stats *s)
+{
+    return s->n_entries + s->n_other;
 }
 
 /* ---- open model --------------------------------------------------------------------- */

@@ -226,7 +226,10 @@ void stats_log_corrected(stats *s, stats_entry *e, int64_t us);
 void stats_log_iterations(stats *s, uint64_t started, uint64_t late, uint64_t dropped);
 void stats_iterations(const stats *s, uint64_t *started, uint64_t *late, uint64_t *dropped);
 
-/* Approximate bytes held (entries, histograms, tables). */
+/* Bytes the statistics hold (entries, histograms, tables, failures, exceptions), without
+ * the allocator's overhead. */
 size_t stats_memory(stats *s);
+/* Distinct (method, name) entries, the overflow ones included. */
+size_t stats_entry_count(const stats *s);
 
 #endif

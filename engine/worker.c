@@ -65,6 +65,11 @@ const char *worker_id(const worker *w)
     return w->id;
 }
 
+stats *worker_stats(worker *w)
+{
+    return w->stats;
+}
+
 /* ---- sending ------------------------------------------------------------------------ */
 
 static void send_out(worker *w)

@@ -51,4 +51,7 @@ void worker_free(worker *w);
 /* This worker's routing id ("host_pid_random"), owned by w. */
 const char *worker_id(const worker *w);
 
+/* The statistics this worker collects between reports (owned by w). */
+struct stats *worker_stats(worker *w);
+
 #endif

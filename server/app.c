@@ -59,6 +59,7 @@ struct app {
     double expect_began;
     double expect_logged;   /* when "Waiting for workers" was last said (0: never) */
     ev_signal sigint, sigterm;
+    ev_timer footprint;     /* --loglevel DEBUG: what the statistics hold (make soak) */
     int name_width;
     int signals;            /* interrupts received */
     bool quitting;          /* end the process once the test has stopped */
@@ -275,6 +276,30 @@ static void on_tick(struct ev_loop *loop, ev_periodic *w, int revents)
     check_thresholds(a, now, st);
 }
 
+/* A long run's memory check (bench/soak.sh) needs the statistics' own size in every
+ * process, workers included, which have no dashboard; a DEBUG line costs nothing unless
+ * asked for. */
+#define FOOTPRINT_EVERY 10.0
+
+static void on_footprint(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    app *a = APP_OF(w, footprint);
+    stats *s = a->worker ? worker_stats(a->worker) : a->stats;
+    size_t errors;
+    stats_errors(s, &errors);
+    log_debug(LOGGER, "Statistics memory: %zu entries, %zu errors, %zu bytes",
+              stats_entry_count(s), errors, stats_memory(s));
+}
+
+static void start_footprint(app *a)
+{
+    ev_timer_init(&a->footprint, on_footprint, FOOTPRINT_EVERY, FOOTPRINT_EVERY);
+    if (log_enabled(LOG_DEBUG))
+        ev_timer_start(a->loop, &a->footprint);
+}
+
 static void on_print(struct ev_loop *loop, ev_timer *w, int revents)
 {
     (void)revents;
@@ -462,6 +487,7 @@ static app *worker_app(app *a, char *err, size_t errlen)
     ev_signal_start(a->loop, &a->sigint);
     ev_signal_init(&a->sigterm, on_signal, SIGTERM);
     ev_signal_start(a->loop, &a->sigterm);
+    start_footprint(a);
     return a;
 }
 
@@ -519,6 +545,7 @@ static void app_free(app *a)
     ev_timer_stop(a->loop, &a->printer);
     ev_timer_stop(a->loop, &a->autoquit);
     ev_timer_stop(a->loop, &a->end_test);
+    ev_timer_stop(a->loop, &a->footprint);
     ev_signal_stop(a->loop, &a->sigint);
     ev_signal_stop(a->loop, &a->sigterm);
     runner_free(a->runner);
@@ -555,6 +582,7 @@ app *app_new(struct options *o, scenario *sc, char *err, size_t errlen, int *exi
         ev_init(&a->expect, NULL);
         ev_init(&a->sigint, NULL);
         ev_init(&a->sigterm, NULL);
+        ev_init(&a->footprint, NULL);
         if (!worker_app(a, err, errlen)) {
             app_free(a);
             return NULL;
@@ -645,6 +673,7 @@ app *app_new(struct options *o, scenario *sc, char *err, size_t errlen, int *exi
     ev_init(&a->autoquit, on_autoquit);
     ev_init(&a->end_test, on_end_test);
     ev_init(&a->expect, on_expect);
+    ev_init(&a->footprint, NULL);
     ev_init(&a->sigint, NULL);
     ev_init(&a->sigterm, NULL);
     if (o->csv_prefix && o->stats_history_enabled) {
@@ -715,6 +744,7 @@ app *app_new(struct options *o, scenario *sc, char *err, size_t errlen, int *exi
     ev_signal_start(a->loop, &a->sigint);
     ev_signal_init(&a->sigterm, on_signal, SIGTERM);
     ev_signal_start(a->loop, &a->sigterm);
+    start_footprint(a);
     *exit_code = 0;
     return a;
 }

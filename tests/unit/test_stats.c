@@ -988,6 +988,33 @@ static void test_merge_drops_stale_seconds(void **state)
     stats_free(master);
 }
 
+/* What make soak watches: the statistics' size grows with what they hold (names, failure
+ * keys, histogram ranges) and not with the number of requests. */
+static void test_memory_tracks_content_not_requests(void **state)
+{
+    (void)state;
+    stats *s = stats_new(100, false, T);
+    size_t empty = stats_memory(s);
+    assert_int_equal(stats_entry_count(s), 0);
+    stats_entry *a = stats_entry_get(s, "GET", "/a", T);
+    size_t used = 0;
+    /* The first seconds fill the window of snapshots; after that nothing new is held. */
+    for (int k = 0; k < 130; k++) {
+        if (k == 30) {
+            used = stats_memory(s);
+            assert_true(used > empty);
+        }
+        for (int i = 0; i < 1000; i++)
+            stats_log(s, a, T + k + i * 0.001, 1000 + i % 50, 10, i % 10 ? NULL : "boom");
+        stats_tick(s, T + 1 + k);
+    }
+    assert_int_equal(stats_memory(s), used);
+    stats_log(s, stats_entry_get(s, "GET", "/b", T + 200), T + 200, 1000, 10, "other");
+    assert_int_equal(stats_entry_count(s), 2);
+    assert_true(stats_memory(s) > used);
+    stats_free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1011,6 +1038,7 @@ int main(void)
         cmocka_unit_test(test_sorted_byte_order),
         cmocka_unit_test(test_merge_equals_single),
         cmocka_unit_test(test_merge_drops_stale_seconds),
+        cmocka_unit_test(test_memory_tracks_content_not_requests),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
