@@ -51,6 +51,8 @@ typedef struct http_handle {
     struct curl_slist ua;           /* our User-Agent before the request's headers */
     http *h;
     int sock_errno;                 /* socket() failed in open_cb: curl keeps no errno then */
+    bool retried;                   /* the request in flight was resubmitted once */
+    char errbuf[CURL_ERROR_SIZE];   /* curl's message for the last failure */
 } http_handle;
 
 /* One per socket curl is watching; recycled through a free list.
@@ -495,12 +497,44 @@ void http_phases(const http_times *t, uint64_t out[HTTP_NPHASES])
     }
 }
 
+/* What curl's message says beyond its code, for failure texts: curl's messages may hold
+ * per-response values (sizes, versions), which would keep failures from grouping. */
+static enum http_detail detail_of(CURLcode code, const char *msg)
+{
+    if (code == CURLE_WEIRD_SERVER_REPLY) {
+        if (strncmp(msg, "Header without colon", 20) == 0)
+            return HTTP_DETAIL_NO_COLON;
+        if (strncmp(msg, "Nul byte in header", 18) == 0)
+            return HTTP_DETAIL_NUL_IN_HEADER;
+        if (strstr(msg, "Content-Length"))
+            return HTTP_DETAIL_BAD_LENGTH;
+    }
+    if (code == CURLE_RECV_ERROR && strncmp(msg, "Too large response headers", 26) == 0)
+        return HTTP_DETAIL_HEADERS_TOO_LARGE;
+    if (code == CURLE_SEND_ERROR && strncmp(msg, "Connection died", 15) == 0)
+        return HTTP_DETAIL_CONNECTION_DIED;
+    return HTTP_DETAIL_NONE;
+}
+
 static void report(http *h, CURL *easy, CURLcode code)
 {
     http_handle *hd = NULL;
     curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&hd);
     http_client *c = hd->client;
     curl_multi_remove_handle(c->shard->multi, easy);
+    /* curl retries a request that got nothing back on a reused connection (the server
+     * closed it as the request arrived) on a new one, up to 5 times; but libcurl 7.88
+     * counts those retries per easy handle, not per request, and our handles are reused
+     * without a reset: every sixth such retry failed as "Connection died, tried 5 times
+     * before giving up" although it was the request's first. Having given up, curl has
+     * reset its count, so one resubmission is the retry curl meant to make. */
+    if (code == CURLE_SEND_ERROR && !hd->retried && c->bytes == 0 &&
+        strncmp(hd->errbuf, "Connection died", 15) == 0) {
+        hd->retried = true;
+        hd->errbuf[0] = 0;
+        if (curl_multi_add_handle(c->shard->multi, easy) == CURLM_OK)
+            return;
+    }
     h->in_flight--;
     c->busy = false;
     http_result r = {.code = code, .req = c->req, .bytes = c->bytes};
@@ -512,6 +546,7 @@ static void report(http *h, CURL *easy, CURLcode code)
     http_phases(&t, r.phase_us);
     curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &r.status);
     if (code != CURLE_OK) {
+        r.detail = detail_of(code, hd->errbuf);
         curl_easy_getinfo(easy, CURLINFO_OS_ERRNO, &r.os_errno);
         if (!r.os_errno)
             r.os_errno = sock_errno;
@@ -704,6 +739,7 @@ static http_handle *handle_new(http *h)
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, hd);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, hd->errbuf);
     curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, open_cb);
     hd->h = h;
     curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, hd);
@@ -955,6 +991,8 @@ int http_submit(http_client *c, const http_req *req, char *err, size_t errlen)
     }
     c->req = req;
     c->bytes = 0;
+    hd->retried = false;
+    hd->errbuf[0] = 0;
     CURLMcode mc = curl_multi_add_handle(c->shard->multi, hd->easy);
     if (mc != CURLM_OK) {
         snprintf(err, errlen, "cannot start request: %s", curl_multi_strerror(mc));
@@ -1166,6 +1204,19 @@ bool http_failure_text(const http_result *r, const char *name, char *buf, size_t
         snprintf(buf, len, "InvalidResponse('malformed status line')");
         break;
     case CURLE_WEIRD_SERVER_REPLY:
+        if (r->detail == HTTP_DETAIL_NO_COLON) {
+            snprintf(buf, len, "InvalidResponse('header line without a colon')");
+            break;
+        }
+        if (r->detail == HTTP_DETAIL_NUL_IN_HEADER) {
+            snprintf(buf, len, "InvalidResponse('NUL byte in a header')");
+            break;
+        }
+        if (r->detail == HTTP_DETAIL_BAD_LENGTH) {
+            snprintf(buf, len, "InvalidResponse('invalid Content-Length')");
+            break;
+        }
+        /* fall through */
     case CURLE_BAD_CONTENT_ENCODING:
     case CURLE_HTTP2:
     case CURLE_HTTP2_STREAM:
@@ -1185,6 +1236,15 @@ bool http_failure_text(const http_result *r, const char *name, char *buf, size_t
         if (r->os_errno) {
             snprintf(buf, len, "%s(%ld, '%s%s')", errno_class(r->os_errno), r->os_errno,
                      strerror((int)r->os_errno), errno_advice(r->os_errno));
+            break;
+        }
+        if (r->detail == HTTP_DETAIL_HEADERS_TOO_LARGE) {
+            snprintf(buf, len, "InvalidResponse('response headers too large')");
+            break;
+        }
+        if (r->detail == HTTP_DETAIL_CONNECTION_DIED) {
+            snprintf(buf, len,
+                     "RemoteDisconnected('Remote end closed connection without response')");
             break;
         }
         /* fall through */

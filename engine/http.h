@@ -100,6 +100,16 @@ typedef struct http_times {
  * counts there too), ttfb while waiting for an answer. */
 void http_phases(const http_times *t, uint64_t out[HTTP_NPHASES]);
 
+/* What curl's error message adds to a failure's code (see http_failure_text). */
+enum http_detail {
+    HTTP_DETAIL_NONE,
+    HTTP_DETAIL_NO_COLON,           /* a header line without a colon */
+    HTTP_DETAIL_NUL_IN_HEADER,
+    HTTP_DETAIL_BAD_LENGTH,         /* a Content-Length that is not a number */
+    HTTP_DETAIL_HEADERS_TOO_LARGE,  /* curl's cap on a response's headers */
+    HTTP_DETAIL_CONNECTION_DIED,    /* closed with nothing sent back, even after a retry */
+};
+
 /* What came back. */
 typedef struct http_result {
     CURLcode code;          /* CURLE_OK when a response arrived */
@@ -109,6 +119,7 @@ typedef struct http_result {
     uint64_t bytes;         /* body bytes received (after decoding) */
     long os_errno;          /* errno behind a connection error */
     bool connected;         /* a connection was established (for timeout texts) */
+    enum http_detail detail;
     const http_req *req;
 } http_result;
 

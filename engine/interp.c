@@ -637,6 +637,22 @@ static bool run_check(user *u, ustate *st, const check *c, const http_result *re
     return true;
 }
 
+/* A check on a body cut at BODY_LIMIT can only pass when the kept part decides it (the
+ * text it must contain is there); otherwise what was cut off might change the answer,
+ * and a load test must not pass what it did not see. */
+static bool body_undecided(const check *c, bool pass)
+{
+    switch (c->kind) {
+    case CHECK_BODY_CONTAINS:
+        return !pass;
+    case CHECK_BODY_NOT_CONTAINS:
+    case CHECK_JSON:
+        return true;
+    default:
+        return false;
+    }
+}
+
 /* Decides success or failure: Locust's status rule unless the step names the statuses it
  * accepts, then every check in order; the first that fails names the failure. */
 static bool judge(user *u, ustate *st, const req_step *q, const http_result *res, char *text,
@@ -645,14 +661,21 @@ static bool judge(user *u, ustate *st, const req_step *q, const http_result *res
     if (res->code != CURLE_OK || (!q->has_status_check && res->status >= 400 &&
                                   res->status <= 599))
         return http_failure_text(res, q->name_explicit ? q->name : q->req.url, text, len);
+    bool cut = st && q->needs_body && res->bytes > st->resp.len;
     for (int i = 0; i < q->nchecks; i++) {
         const check *c = &q->checks[i];
         bool pass = run_check(u, st, c, res);
+        bool undecided = cut && body_undecided(c, pass);
+        if (undecided)
+            pass = false;
         /* Checks after the first failure do not run, so they count neither way. */
         stats_log_checks(u->env->stats, 1, !pass);
         if (pass)
             continue;
-        if (c->kind == CHECK_STATUS)
+        if (undecided)
+            snprintf(text, len, "CheckFailed('body over %u MiB, not checked')",
+                     BODY_LIMIT >> 20);
+        else if (c->kind == CHECK_STATUS)
             snprintf(text, len, "CheckFailed('status %ld, expected %s')", res->status, c->label);
         else
             snprintf(text, len, "CheckFailed('%s')", c->label);

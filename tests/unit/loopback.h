@@ -49,6 +49,9 @@
  *
  *   /ok 200 "ok"   /fail 500   /slow?ms=N 200 after N ms   /close: closes, no answer
  *   /bye 200 "bye", then closes the connection (a keep-alive the server drops)
+ *   /drop: 200 "ok" on a new connection; on a reused one closes it with no answer (a
+ *   keep-alive the server dropped as the request arrived)
+ *   /nocolon: a 200 with a header line that has no colon
  *   /garbage: a malformed status line   /echo: "<METHOD> <body>"   /port: client port
  *   /setcookie?v=X: Set-Cookie sid=X   /cookie: the Cookie header or "none"   else 404
  *
@@ -77,6 +80,7 @@ struct tconn {
     unsigned short port;
     double due;             /* > 0: out is held back until then (/slow) */
     bool bye;               /* close once the answer is sent (/bye) */
+    unsigned served;        /* requests read on this connection */
     size_t len, outlen;
     char in[16384];
     char out[20000];
@@ -140,6 +144,7 @@ static long tgt_request(struct tconn *c)
     char method[16] = "", target[1024] = "";
     sscanf(c->in, "%15s %1023s", method, target);
     atomic_fetch_add(&tgt.shm->requests, 1);
+    c->served++;
     memcpy(tgt.shm->last_method, method, sizeof method);
     char *query = strchr(target, '?');
     if (query)
@@ -157,6 +162,12 @@ static long tgt_request(struct tconn *c)
         c->due = mono() + (double)ms / 1000.0;
     } else if (strcmp(target, "/close") == 0) {
         return -1;
+    } else if (strcmp(target, "/drop") == 0) {
+        if (c->served > 1)
+            return -1;
+        tgt_reply(c, 200, "", "ok", 2, hd);
+    } else if (strcmp(target, "/nocolon") == 0) {
+        tgt_reply(c, 200, "no colon here\r\n", "ok", 2, hd);
     } else if (strcmp(target, "/bye") == 0) {
         tgt_reply(c, 200, "", "bye", 3, hd);
         c->bye = true;
@@ -225,6 +236,7 @@ static void tgt_accept(int lfd, struct tconn *conns)
         c->len = 0;
         c->due = 0;
         c->bye = false;
+        c->served = 0;
         unsigned k = atomic_load(&tgt.shm->conns);
         if (k < TGT_PORTS)
             tgt.shm->ports[k] = c->port;

@@ -354,6 +354,11 @@ static void test_invalid_response(void **state)
     assert_int_equal(r->code, CURLE_UNSUPPORTED_PROTOCOL);
     assert_int_equal(r->status, 0);
     expect_failure(r, "/garbage", "InvalidResponse('malformed status line')");
+    /* curl's own message says what was wrong with the headers. */
+    http_req nocolon = get("/nocolon");
+    r = fetch(&k, &nocolon);
+    assert_int_equal(r->code, CURLE_WEIRD_SERVER_REPLY);
+    expect_failure(r, "/nocolon", "InvalidResponse('header line without a colon')");
     call_free(&k);
 }
 
@@ -388,6 +393,19 @@ static void test_failure_texts_without_network(void **state)
     r = (http_result){.code = CURLE_PARTIAL_FILE, .req = &req};
     expect_failure(&r, "/x",
                    "IncompleteRead('connection closed before the whole body arrived')");
+    r = (http_result){.code = CURLE_WEIRD_SERVER_REPLY, .req = &req};
+    expect_failure(&r, "/x", "InvalidResponse('Weird server reply')");
+    r.detail = HTTP_DETAIL_NUL_IN_HEADER;
+    expect_failure(&r, "/x", "InvalidResponse('NUL byte in a header')");
+    r.detail = HTTP_DETAIL_BAD_LENGTH;
+    expect_failure(&r, "/x", "InvalidResponse('invalid Content-Length')");
+    r = (http_result){.code = CURLE_RECV_ERROR, .req = &req,
+                      .detail = HTTP_DETAIL_HEADERS_TOO_LARGE};
+    expect_failure(&r, "/x", "InvalidResponse('response headers too large')");
+    r = (http_result){.code = CURLE_SEND_ERROR, .req = &req,
+                      .detail = HTTP_DETAIL_CONNECTION_DIED};
+    expect_failure(&r, "/x",
+                   "RemoteDisconnected('Remote end closed connection without response')");
 }
 
 static void test_reason(void **state)
@@ -796,6 +814,25 @@ static void test_server_closes_idle_connection(void **state)
     call_free(&k);
 }
 
+/* A server that drops each reused connection as the request arrives: curl retries on a
+ * new connection every time, not only the first five times a pooled handle sees it. */
+static void test_dropped_keepalive_retried(void **state)
+{
+    (void)state;
+    struct call k;
+    call_init(&k, 1);
+    http_req drop = get("/drop");
+    unsigned conns = tgt_conns();
+    for (int i = 0; i < 20; i++) {
+        const http_result *r = fetch(&k, &drop);
+        assert_int_equal(r->code, CURLE_OK);
+        assert_int_equal(r->status, 200);
+    }
+    /* The first request's connection, then one per retry. */
+    assert_int_equal(tgt_conns(), conns + 20);
+    call_free(&k);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -823,6 +860,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_new_user_reapplies_requests, setup, teardown),
         cmocka_unit_test_setup_teardown(test_parsed_url, setup, teardown),
         cmocka_unit_test_setup_teardown(test_server_closes_idle_connection, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dropped_keepalive_retried, setup, teardown),
         cmocka_unit_test(test_phases_arithmetic),
         cmocka_unit_test_setup_teardown(test_phases_of_real_requests, setup, teardown),
     };
