@@ -181,26 +181,43 @@ void csv_history_rows(sbuf *out, stats *s, double now, unsigned user_count, bool
 
 /* ---- files -------------------------------------------------------------------------- */
 
+/* The three tables are rewritten whole every second through a temporary file and a
+ * rename, so a write that fails (a full disk) leaves the last complete table, never a
+ * truncated one. The history is appended to; a failed append is cut back to the last
+ * whole row. Failures are logged (the first per file at once, a summary at close) and
+ * make csv_writer_close fail, never the run. */
 struct csv_writer {
     char *path[4];          /* stats, history, failures, exceptions */
-    int fd[4];
+    int hist_fd;
+    off_t hist_len;         /* bytes of whole rows in the history file */
     bool full;
-    bool failed;            /* a write error was logged */
+    unsigned failed[4];     /* writes that failed, per file */
+    int first_errno[4];
     sbuf buf;
+    sbuf tmp;
 };
 
 enum { F_STATS, F_HISTORY, F_FAILURES, F_EXCEPTIONS };
 
-static int write_all(csv_writer *w, int f, const char *p, size_t n)
+#define LOGGER "cicada.csv"
+
+static void write_failed(csv_writer *w, int f, int e)
+{
+    if (!w->failed[f]++) {
+        w->first_errno[f] = e;
+        log_error(LOGGER, "--csv %s: %s (%s)", w->path[f], strerror(e),
+                  f == F_HISTORY ? "rows are missing until a write succeeds"
+                                 : "the file keeps the table of an earlier second");
+    }
+}
+
+static int write_all(int fd, const char *p, size_t n)
 {
     while (n) {
-        ssize_t k = write(w->fd[f], p, n);
+        ssize_t k = write(fd, p, n);
         if (k < 0) {
             if (errno == EINTR)
                 continue;
-            if (!w->failed)
-                log_error("cicada.csv", "writing %s: %s", w->path[f], strerror(errno));
-            w->failed = true;
             return -1;
         }
         p += k;
@@ -209,16 +226,60 @@ static int write_all(csv_writer *w, int f, const char *p, size_t n)
     return 0;
 }
 
-/* Tables are rewritten whole (a reader never sees a half-old file for long). */
-static int rewrite(csv_writer *w, int f)
+/* Writes w->buf as the whole table f: 0, or -1 with errno set. */
+static int put_table(csv_writer *w, int f, bool sync)
 {
-    if (lseek(w->fd[f], 0, SEEK_SET) < 0 || ftruncate(w->fd[f], 0) < 0) {
-        if (!w->failed)
-            log_error("cicada.csv", "rewriting %s: %s", w->path[f], strerror(errno));
-        w->failed = true;
+    sbuf_reset(&w->tmp);
+    sbuf_printf(&w->tmp, "%s.tmp%ld", w->path[f], (long)getpid());
+    const char *tmp = sbuf_str(&w->tmp);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return -1;
+    /* A full disk may only show at fsync or close (delayed allocation, NFS). */
+    if (write_all(fd, w->buf.s ? w->buf.s : "", w->buf.len) != 0 ||
+        (sync && fsync(fd) != 0 && errno != EINVAL)) {
+        int e = errno;
+        close(fd);
+        unlink(tmp);
+        errno = e;
         return -1;
     }
-    return write_all(w, f, w->buf.s ? w->buf.s : "", w->buf.len);
+    if (close(fd) != 0 || rename(tmp, w->path[f]) != 0) {
+        int e = errno;
+        unlink(tmp);
+        errno = e;
+        return -1;
+    }
+    return 0;
+}
+
+static void rewrite(csv_writer *w, int f, bool sync)
+{
+    if (put_table(w, f, sync) != 0)
+        write_failed(w, f, errno);
+}
+
+/* Appends w->buf to the history, whole or not at all. */
+static void append_history(csv_writer *w)
+{
+    if (write_all(w->hist_fd, w->buf.s ? w->buf.s : "", w->buf.len) == 0) {
+        w->hist_len += (off_t)w->buf.len;
+        return;
+    }
+    int e = errno;
+    if (ftruncate(w->hist_fd, w->hist_len) != 0 || lseek(w->hist_fd, w->hist_len, SEEK_SET) < 0)
+        log_error(LOGGER, "--csv %s: cannot cut a partial row: %s", w->path[F_HISTORY],
+                  strerror(errno));
+    write_failed(w, F_HISTORY, e);
+}
+
+static void free_writer(csv_writer *w)
+{
+    for (int i = 0; i < 4; i++)
+        free(w->path[i]);
+    sbuf_free(&w->buf);
+    sbuf_free(&w->tmp);
+    free(w);
 }
 
 csv_writer *csv_writer_open(const char *prefix, bool full_history, char *err, size_t errlen)
@@ -227,72 +288,115 @@ csv_writer *csv_writer_open(const char *prefix, bool full_history, char *err, si
                                           "_exceptions.csv"};
     csv_writer *w = xcalloc(1, sizeof *w);
     w->full = full_history;
-    for (int i = 0; i < 4; i++)
-        w->fd[i] = -1;
-    for (int i = 0; i < 4; i++) {
+    w->hist_fd = -1;
+    /* Every file is tried before any is changed: a run that cannot start leaves earlier
+     * files as they were, and no new empty ones. */
+    int fd[4] = {-1, -1, -1, -1};
+    bool created[4] = {false};
+    int bad = -1, e = 0;
+    for (int i = 0; i < 4 && bad < 0; i++) {
         sbuf p = SBUF_INIT;
         sbuf_printf(&p, "%s%s", prefix, suffix[i]);
         w->path[i] = sbuf_take(&p);
-        w->fd[i] = open(w->path[i], O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-        if (w->fd[i] < 0) {
-            snprintf(err, errlen, "--csv %s: %s", w->path[i], strerror(errno));
-            for (int j = 0; j <= i; j++) {
-                if (w->fd[j] >= 0)
-                    close(w->fd[j]);
-                free(w->path[j]);
-            }
-            free(w);
-            return NULL;
+        fd[i] = open(w->path[i], O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+        if (fd[i] >= 0)
+            created[i] = true;
+        else if (errno == EEXIST)
+            fd[i] = open(w->path[i], O_WRONLY | O_CLOEXEC);
+        if (fd[i] < 0) {
+            bad = i;
+            e = errno;
         }
     }
-    /* Headers at once, as Locust writes them, so a run that ends early still leaves
-     * files a parser accepts. */
-    requests_header(&w->buf);
-    write_all(w, F_STATS, w->buf.s, w->buf.len);
-    write_all(w, F_FAILURES, failures_header, sizeof failures_header - 1);
-    write_all(w, F_EXCEPTIONS, exceptions_header, sizeof exceptions_header - 1);
-    sbuf_reset(&w->buf);
-    csv_history_header(&w->buf);
-    write_all(w, F_HISTORY, w->buf.s, w->buf.len);
+    for (int i = 0; i < 4; i++)
+        if (i != F_HISTORY && fd[i] >= 0)
+            close(fd[i]);
+    /* Headers at once, as Locust writes them, so a run that ends early still leaves files
+     * a parser accepts; a disk already full refuses the run here. */
+    for (int i = 0; i < 4 && bad < 0; i++) {
+        sbuf_reset(&w->buf);
+        if (i == F_STATS)
+            requests_header(&w->buf);
+        else if (i == F_FAILURES)
+            sbuf_puts(&w->buf, failures_header);
+        else if (i == F_EXCEPTIONS)
+            sbuf_puts(&w->buf, exceptions_header);
+        else
+            csv_history_header(&w->buf);
+        int rc;
+        if (i == F_HISTORY)
+            rc = ftruncate(fd[i], 0) == 0 ? write_all(fd[i], w->buf.s, w->buf.len) : -1;
+        else
+            rc = put_table(w, i, false);
+        if (rc != 0) {
+            bad = i;
+            e = errno;
+        }
+    }
+    if (bad >= 0) {
+        snprintf(err, errlen, "--csv %s: %s", w->path[bad], strerror(e));
+        if (fd[F_HISTORY] >= 0)
+            close(fd[F_HISTORY]);
+        for (int i = 0; i < 4; i++)
+            if (created[i])
+                unlink(w->path[i]);
+        free_writer(w);
+        return NULL;
+    }
+    w->hist_fd = fd[F_HISTORY];
+    w->hist_len = (off_t)w->buf.len;
     return w;
 }
 
-static void write_tables(csv_writer *w, stats *s)
+static void write_tables(csv_writer *w, stats *s, bool sync)
 {
     sbuf_reset(&w->buf);
     csv_requests(&w->buf, s);
-    rewrite(w, F_STATS);
+    rewrite(w, F_STATS, sync);
     sbuf_reset(&w->buf);
     csv_failures(&w->buf, s);
-    rewrite(w, F_FAILURES);
+    rewrite(w, F_FAILURES, sync);
     sbuf_reset(&w->buf);
     csv_exceptions(&w->buf, s);
-    rewrite(w, F_EXCEPTIONS);
+    rewrite(w, F_EXCEPTIONS, sync);
+}
+
+static void tick(csv_writer *w, stats *s, double now, unsigned user_count, bool sync)
+{
+    write_tables(w, s, sync);
+    sbuf_reset(&w->buf);
+    csv_history_rows(&w->buf, s, now, user_count, w->full);
+    append_history(w);
 }
 
 void csv_writer_tick(csv_writer *w, stats *s, double now, unsigned user_count)
 {
-    write_tables(w, s);
-    sbuf_reset(&w->buf);
-    csv_history_rows(&w->buf, s, now, user_count, w->full);
-    write_all(w, F_HISTORY, w->buf.s, w->buf.len);
+    tick(w, s, now, user_count, false);
 }
 
 int csv_writer_close(csv_writer *w, stats *s, double now, unsigned user_count)
 {
-    csv_writer_tick(w, s, now, user_count);
-    int rc = w->failed ? -1 : 0;
+    tick(w, s, now, user_count, true);
+    if (fsync(w->hist_fd) != 0 && errno != EINVAL && errno != EROFS)
+        write_failed(w, F_HISTORY, errno);
+    if (close(w->hist_fd) != 0)
+        write_failed(w, F_HISTORY, errno);
+    int rc = 0;
     for (int i = 0; i < 4; i++) {
-        if (fsync(w->fd[i]) != 0 && errno != EINVAL && errno != EROFS) {
-            log_error("cicada.csv", "flushing %s: %s", w->path[i], strerror(errno));
-            rc = -1;
-        }
-        if (close(w->fd[i]) != 0)
-            rc = -1;
-        free(w->path[i]);
+        if (!w->failed[i])
+            continue;
+        rc = -1;
+        if (i == F_HISTORY)
+            log_error(LOGGER, "--csv %s is incomplete: writing failed %u time%s (%s); the "
+                              "rows that are there are whole", w->path[i], w->failed[i],
+                      w->failed[i] == 1 ? "" : "s", strerror(w->first_errno[i]));
+        else
+            log_error(LOGGER, "--csv %s is not the final table: writing failed %u time%s (%s); "
+                              "it holds the last table that could be written", w->path[i],
+                      w->failed[i], w->failed[i] == 1 ? "" : "s",
+                      strerror(w->first_errno[i]));
     }
-    sbuf_free(&w->buf);
-    free(w);
+    free_writer(w);
     return rc;
 }
 

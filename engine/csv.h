@@ -32,15 +32,17 @@ typedef struct csv_writer csv_writer;
 
 /* Creates PREFIX_stats.csv, PREFIX_stats_history.csv, PREFIX_failures.csv and
  * PREFIX_exceptions.csv with their headers. Returns NULL with "--csv PREFIX_stats.csv: reason"
- * in err when a file cannot be written, so the run can refuse to start. */
+ * in err when a file cannot be written (existing files are left as they were, new ones
+ * removed), so the run can refuse to start. */
 csv_writer *csv_writer_open(const char *prefix, bool full_history, char *err, size_t errlen);
 
-/* Once a second: rewrites the three tables and appends the history rows. Write errors
- * (disk full) are logged once and counted, never fatal. */
+/* Once a second: rewrites the three tables (a temporary file, then a rename) and appends
+ * the history rows. Write errors (disk full) are logged once per file and counted, never
+ * fatal: a table keeps its last complete version, the history only whole rows. */
 void csv_writer_tick(csv_writer *w, stats *s, double now, unsigned user_count);
 
 /* Writes the final tables and a last history row, fsyncs and closes every file. Returns
- * 0, or -1 if anything failed to reach the disk (already logged). */
+ * 0, or -1 if any write of the run failed (each such file is named in a log line). */
 int csv_writer_close(csv_writer *w, stats *s, double now, unsigned user_count);
 
 /* Path of PREFIX_stats_history.csv (owned by the writer). */

@@ -854,6 +854,7 @@ int app_finish(app *a)
     if (a->fail_code)
         code = a->fail_code;
     log_info(LOGGER, "Shutting down (exit code %d)", code);
+    int logged = code;
     double now = ev_time();
     stats_tick(a->stats, now);
     sbuf b = SBUF_INIT;
@@ -889,6 +890,9 @@ int app_finish(app *a)
     }
     if (a->o->junit_file && write_junit(a))
         code = code ? code : 1;
+    if (code != logged)
+        log_error(LOGGER, "Exit code %d, not %d: an output could not be written (see above)",
+                  code, logged);
     app_free(a);
     return code;
 }
