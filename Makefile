@@ -57,7 +57,7 @@ ifeq ($(V),1)
 Q :=
 endif
 
-.PHONY: all run test unit e2e browser asan-test deps test-deps clean bench bench-stats fuzz fuzz-run \
+.PHONY: all run test unit e2e browser asan-test deps test-deps clean bench bench-stats soak fuzz fuzz-run \
         fuzz-smoke FORCE
 
 all: $(BIN)
@@ -196,7 +196,8 @@ fuzz: deps
 define fuzz_each
 	@failed=""; for b in $(FUZZ_BIN); do t=$${b##*/}; \
 	  mkdir -p $(2)/$$t $(B)/crashes; echo "  FUZZ    $$t ($(1) s)"; \
-	  $$b -max_total_time=$(1) -detect_leaks=1 -print_final_stats=1 \
+	  dict=""; [ -f tests/fuzz/$$t.dict ] && dict="-dict=tests/fuzz/$$t.dict"; \
+	  $$b -max_total_time=$(1) -detect_leaks=1 -print_final_stats=1 $$dict \
 	      -artifact_prefix=$(B)/crashes/$$t- $(FUZZ_ARGS) $(2)/$$t tests/fuzz/corpus/$$t \
 	      >$(B)/$$t.log 2>&1 || { failed="$$failed $$t"; tail -n 40 $(B)/$$t.log; }; \
 	  grep -h "stat::number_of_executed_runs" $(B)/$$t.log | sed 's/^/          /'; \
@@ -223,6 +224,18 @@ bench: deps
 	$(Q)$(MAKE) --no-print-directory all bench-stats
 	$(Q)bash bench/compare.sh $(BENCH_SECS)
 	$(Q)bash bench/distributed.sh $(BENCH_SECS)
+
+# A long run (bench/soak.sh): a master with its dashboard polled and two workers, one of
+# them killed and restarted at the midpoint; RSS, open fds and statistics memory of every
+# process each SOAK_SAMPLE seconds must stay flat after warm-up. Results in build/soak/.
+SOAK_MINUTES ?= 60
+SOAK_USERS   ?= 3000
+SOAK_SAMPLE  ?= 60
+soak: deps
+	$(call apt_install,nginx curl python3)
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)SOAK_MINUTES=$(SOAK_MINUTES) SOAK_USERS=$(SOAK_USERS) SOAK_SAMPLE=$(SOAK_SAMPLE) \
+	    bash bench/soak.sh
 
 # The cost of recording one request in the statistics, on core 1 (a few seconds).
 bench-stats: $(B)/bench/stats_bench

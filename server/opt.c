@@ -1118,7 +1118,8 @@ static int cli_split(struct ctx *c, const struct optdef *d, const char *tok, opt
             return wfail(c, &w, true, OPT_EXIT_USAGE, "empty tag in %s", q(c, tok));
         }
         list_add(l, p, len);
-        p = e + 1;
+        if (e)   /* NULL + 1 is undefined even when unused */
+            p = e + 1;
     } while (e);
     return 0;
 }

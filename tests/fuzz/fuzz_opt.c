@@ -24,9 +24,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static bool init;
     if (!init) {
         fuzz_quiet_logs();
-        /* A relative --config is then read from the private directory. */
-        if (chdir(fuzz_dir()) != 0)
-            abort();
         init = true;
     }
     /* --config names a file to read whole: a device or /proc file could be endless. */

@@ -415,6 +415,18 @@ static void test_tags(void **state)
     FAIL(fx, 2, "argument -T/--tags: empty tag in ',a'", "-T", "x", ",a");
 }
 
+/* Regression (server/opt.c, cli_split; found by tests/fuzz/fuzz_opt): the last value of a
+ * comma-separated argument stepped the pointer past NULL, undefined behaviour that clang's
+ * UBSan reports (this build's may not): a single value, the last after a comma. */
+static void test_tags_last_value(void **state)
+{
+    struct fx *fx = *state;
+    OK(fx, "-T", "solo");
+    assert_list(&fx->o.tags, 1, "solo");
+    OK(fx, "-E", "a,b,last");
+    assert_list(&fx->o.exclude_tags, 3, "a", "b", "last");
+}
+
 static void test_stats_options(void **state)
 {
     struct fx *fx = *state;
@@ -1395,6 +1407,7 @@ int main(void)
         T(test_web_options),
         T(test_master_worker_options),
         T(test_tags),
+        T(test_tags_last_value),
         T(test_stats_options),
         T(test_logging_options),
         T(test_other_options),
