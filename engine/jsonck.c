@@ -211,6 +211,17 @@ unsigned jck_string_col(const json_value *v, size_t offset)
     return v->col + 1 + chars;
 }
 
+/* Whether path, with links and ".." resolved, lies under dir. */
+static bool inside(const char *dir, const char *path)
+{
+    char *d = realpath(dir, NULL), *p = realpath(path, NULL);
+    size_t n = d ? strlen(d) : 0;
+    bool ok = d && p && strncmp(p, d, n) == 0 && p[n] == '/';
+    free(d);
+    free(p);
+    return ok;
+}
+
 char *jck_file(jck *c, const json_value *v, const char *file, const char *base_dir)
 {
     sbuf p = SBUF_INIT;
@@ -221,6 +232,12 @@ char *jck_file(jck *c, const json_value *v, const char *file, const char *base_d
     sbuf_puts(&p, file);
     if (access(sbuf_str(&p), R_OK) != 0) {
         jck_fail(c, v->line, v->col, "%s: cannot read: %s", sbuf_str(&p), strerror(errno));
+        sbuf_free(&p);
+        return NULL;
+    }
+    /* A worker reads only the files its master sent: "../" cannot climb out of them. */
+    if (c->root && !inside(c->root, sbuf_str(&p))) {
+        jck_fail(c, v->line, v->col, "%s: outside the files the master sent", file);
         sbuf_free(&p);
         return NULL;
     }

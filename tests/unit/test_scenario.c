@@ -1217,6 +1217,42 @@ static void test_find(void **state)
     assert_int_equal(chdir(tmpdir), 0);
 }
 
+/* A worker (opts.root: its copy of the master's files) reads nothing outside that copy:
+ * a data file "../" above it is refused; one inside, relative or absolute, loads. */
+static void test_root_confines_files(void **state)
+{
+    (void)state;
+    char root[PATH_MAX + 16], path[PATH_MAX + 64], text[1024];
+    snprintf(root, sizeof root, "%s/root", tmpdir);
+    assert_int_equal(mkdir("root", 0700), 0);
+    assert_int_equal(mkdir("root/t", 0700), 0);
+    write_file("root/in.csv", "user,pass\na,b\n");
+    write_file("out.csv", "user,pass\nsecret,s3cret\n");
+    scenario_opts o = {.root = root};
+    snprintf(path, sizeof path, "%s/t/s.json", root);
+    static const char *const ok[] = {"../in.csv", "/in.csv"};
+    for (size_t i = 0; i < 2; i++) {
+        snprintf(text, sizeof text, "{\"data\": {\"d\": {\"file\": \"%s\"}},\n"
+                 "\"users\": [{\"name\": \"A\", \"tasks\": [{\"request\": \"/x\"}]}]}", ok[i]);
+        write_file("root/t/s.json", text);
+        err[0] = '\0';
+        scenario *sc = scenario_load(path, &o, err, sizeof err);
+        if (!sc)
+            fail_msg("%s: %s", ok[i], err);
+        scenario_free(sc);
+    }
+    static const char *const bad[] = {"../../out.csv", "/../out.csv", "/t/../../out.csv"};
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(text, sizeof text, "{\"data\": {\"d\": {\"file\": \"%s\"}},\n"
+                 "\"users\": [{\"name\": \"A\", \"tasks\": [{\"request\": \"/x\"}]}]}", bad[i]);
+        write_file("root/t/s.json", text);
+        err[0] = '\0';
+        assert_null(scenario_load(path, &o, err, sizeof err));
+        if (!strstr(err, "outside the files the master sent"))
+            fail_msg("%s: %s", bad[i], err);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1245,6 +1281,7 @@ int main(void)
         cmocka_unit_test(test_resolve_hosts),
         cmocka_unit_test(test_resolve_without_host),
         cmocka_unit_test(test_find),
+        cmocka_unit_test(test_root_confines_files),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
