@@ -213,10 +213,22 @@ static bool cmem_probe(void)
 #endif
 }
 
+/* Set once curl was refused memory: until then, CURLE_OUT_OF_MEMORY means that a response
+ * overflowed one of curl's capped buffers (a header line over 100 KiB), which curl reports
+ * with that code and no message. */
+static bool cm_refused;
+
+static void *cm_note(void *p, size_t n)
+{
+    if (!p && n)
+        cm_refused = true;
+    return p;
+}
+
 static void *cm_malloc(size_t n)
 {
     void *p = cmem_take(n);
-    return p ? p : malloc(n);
+    return p ? p : cm_note(malloc(n), n);
 }
 
 static void cm_free(void *p)
@@ -249,7 +261,7 @@ static void *cm_realloc(void *p, size_t n)
         return p;
     void *q = cmem_take(n);
     if (!q)
-        return realloc(p, n);
+        return cm_note(realloc(p, n), n);
     memcpy(q, p, u);
     cm_free(p);
     return q;
@@ -258,10 +270,10 @@ static void *cm_realloc(void *p, size_t n)
 static void *cm_calloc(size_t n, size_t size)
 {
     if (size && n > SIZE_MAX / size)
-        return NULL;
+        return cm_note(NULL, 1);
     void *p = cmem_take(n * size);
     if (!p)
-        return calloc(n, size);
+        return cm_note(calloc(n, size), n * size);
     memset(p, 0, n * size);
     return p;
 }
@@ -513,6 +525,8 @@ static enum http_detail detail_of(CURLcode code, const char *msg)
         return HTTP_DETAIL_HEADERS_TOO_LARGE;
     if (code == CURLE_SEND_ERROR && strncmp(msg, "Connection died", 15) == 0)
         return HTTP_DETAIL_CONNECTION_DIED;
+    if (code == CURLE_OUT_OF_MEMORY && !cm_refused)
+        return HTTP_DETAIL_LINE_TOO_LONG;
     return HTTP_DETAIL_NONE;
 }
 
@@ -1221,6 +1235,13 @@ bool http_failure_text(const http_result *r, const char *name, char *buf, size_t
     case CURLE_HTTP2:
     case CURLE_HTTP2_STREAM:
         snprintf(buf, len, "InvalidResponse('%s')", curl_easy_strerror(r->code));
+        break;
+    case CURLE_OUT_OF_MEMORY:
+        if (r->detail == HTTP_DETAIL_LINE_TOO_LONG) {
+            snprintf(buf, len, "InvalidResponse('response header line too long')");
+            break;
+        }
+        snprintf(buf, len, "CurlError(%d, '%s')", (int)r->code, curl_easy_strerror(r->code));
         break;
     case CURLE_SSL_CONNECT_ERROR:
     case CURLE_PEER_FAILED_VERIFICATION:

@@ -17,7 +17,7 @@ as broken as wanted. Paths (any method; the query tunes each case):
     /badheader?kind=K   a malformed header: K=colon a line without a colon, K=length
                         "Content-Length: nope", K=nul a NUL byte in a header,
                         K=endless header lines forever (a memory bomb for a client that
-                        keeps them all)
+                        keeps them all), K=longline one header line that never ends
     /silent             reads the request, never answers (the connection stays open
                         until the client gives up)
     /huge?mb=N          200 with Content-Length N MiB (default 200), streamed;
@@ -177,6 +177,11 @@ class _Handler(socketserver.BaseRequestHandler):
                     if self.server.stopping.is_set():
                         raise _Closed
                     self.send(b"X-Filler-%d: %s\r\n" % (i, b"f" * 200))
+            if kind == "longline":
+                self.send(b"HTTP/1.1 200 OK\r\nX-Long: ")
+                while not self.server.stopping.is_set():
+                    self.send(b"l" * 4096)
+                raise _Closed
             bad = {"colon": b"this line has no colon\r\n",
                    "length": b"Content-Length: nope\r\n",
                    "nul": b"X-Bad: a\x00b\r\n"}[kind]

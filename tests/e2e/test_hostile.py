@@ -134,6 +134,7 @@ def run_case(cicada, hostile, target, tasks, users=2, secs=4, **cls):
     # margin; a loop blocked by a hostile transfer would miss it by far.
     allowed = HEALTHY_USERS * secs / HEALTHY_WAIT
     ok = run.count("/ok")
+    print(f"healthy /ok: {ok} requests of {allowed:.0f} its wait allows")
     assert ok >= allowed / 4, (ok, allowed, res)
     assert run.fails("/ok") == 0, run.failures
     return run
@@ -158,6 +159,7 @@ MALFORMED = {
     "/badheader?kind=length": "InvalidResponse('invalid Content-Length')",
     "/badheader?kind=nul": "InvalidResponse('NUL byte in a header')",
     "/badheader?kind=endless": "InvalidResponse('response headers too large')",
+    "/badheader?kind=longline": "InvalidResponse('response header line too long')",
 }
 
 

@@ -402,6 +402,11 @@ static void test_failure_texts_without_network(void **state)
     r = (http_result){.code = CURLE_RECV_ERROR, .req = &req,
                       .detail = HTTP_DETAIL_HEADERS_TOO_LARGE};
     expect_failure(&r, "/x", "InvalidResponse('response headers too large')");
+    r = (http_result){.code = CURLE_OUT_OF_MEMORY, .req = &req,
+                      .detail = HTTP_DETAIL_LINE_TOO_LONG};
+    expect_failure(&r, "/x", "InvalidResponse('response header line too long')");
+    r.detail = HTTP_DETAIL_NONE;
+    expect_failure(&r, "/x", "CurlError(27, 'Out of memory')");
     r = (http_result){.code = CURLE_SEND_ERROR, .req = &req,
                       .detail = HTTP_DETAIL_CONNECTION_DIED};
     expect_failure(&r, "/x",
