@@ -189,6 +189,7 @@ void csv_history_rows(sbuf *out, stats *s, double now, unsigned user_count, bool
 struct csv_writer {
     char *path[4];          /* stats, history, failures, exceptions */
     int hist_fd;
+    int spare;              /* a descriptor held for the temporary file (see put_table) */
     off_t hist_len;         /* bytes of whole rows in the history file */
     bool full;
     unsigned failed[4];     /* writes that failed, per file */
@@ -232,20 +233,33 @@ static int put_table(csv_writer *w, int f, bool sync)
     sbuf_reset(&w->tmp);
     sbuf_printf(&w->tmp, "%s.tmp%ld", w->path[f], (long)getpid());
     const char *tmp = sbuf_str(&w->tmp);
+    /* Users short of descriptors (a low open-file limit) take every free one: the
+     * spare is given up for the moment the table needs one, and taken back after. */
+    if (w->spare >= 0)
+        close(w->spare);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0)
+    w->spare = -1;
+    if (fd < 0) {
+        int e = errno;
+        w->spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        errno = e;
         return -1;
+    }
     /* A full disk may only show at fsync or close (delayed allocation, NFS). */
     if (write_all(fd, w->buf.s ? w->buf.s : "", w->buf.len) != 0 ||
         (sync && fsync(fd) != 0 && errno != EINVAL)) {
         int e = errno;
         close(fd);
+        w->spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
         unlink(tmp);
         errno = e;
         return -1;
     }
-    if (close(fd) != 0 || rename(tmp, w->path[f]) != 0) {
-        int e = errno;
+    int rc = close(fd), e = errno;
+    w->spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    errno = e;
+    if (rc != 0 || rename(tmp, w->path[f]) != 0) {
+        e = errno;
         unlink(tmp);
         errno = e;
         return -1;
@@ -275,6 +289,8 @@ static void append_history(csv_writer *w)
 
 static void free_writer(csv_writer *w)
 {
+    if (w->spare >= 0)
+        close(w->spare);
     for (int i = 0; i < 4; i++)
         free(w->path[i]);
     sbuf_free(&w->buf);
@@ -289,6 +305,7 @@ csv_writer *csv_writer_open(const char *prefix, bool full_history, char *err, si
     csv_writer *w = xcalloc(1, sizeof *w);
     w->full = full_history;
     w->hist_fd = -1;
+    w->spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
     /* Every file is tried before any is changed: a run that cannot start leaves earlier
      * files as they were, and no new empty ones. */
     int fd[4] = {-1, -1, -1, -1};
@@ -324,9 +341,10 @@ csv_writer *csv_writer_open(const char *prefix, bool full_history, char *err, si
         else
             csv_history_header(&w->buf);
         int rc;
-        if (i == F_HISTORY)
+        if (i == F_HISTORY) {
             rc = ftruncate(fd[i], 0) == 0 ? write_all(fd[i], w->buf.s, w->buf.len) : -1;
-        else
+            w->hist_len = (off_t)w->buf.len;
+        } else
             rc = put_table(w, i, false);
         if (rc != 0) {
             bad = i;
@@ -344,7 +362,6 @@ csv_writer *csv_writer_open(const char *prefix, bool full_history, char *err, si
         return NULL;
     }
     w->hist_fd = fd[F_HISTORY];
-    w->hist_len = (off_t)w->buf.len;
     return w;
 }
 

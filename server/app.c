@@ -2,10 +2,12 @@
 
 #include <errno.h>
 #include <ev.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "capi.h"
 #include "console.h"
@@ -64,6 +66,7 @@ struct app {
     int signals;            /* interrupts received */
     bool quitting;          /* end the process once the test has stopped */
     threshold_set thresholds; /* the scenario's, then --threshold's */
+    int spare_fd;           /* held for --html/--junit at the end (see app_finish), or -1 */
 };
 
 #define APP_OF(ptr, field) ((app *)((char *)(ptr) - offsetof(app, field)))
@@ -538,6 +541,8 @@ static int start_web(app *a, char *err, size_t errlen)
 /* Releases everything, writing nothing. */
 static void app_free(app *a)
 {
+    if (a->spare_fd >= 0)
+        close(a->spare_fd);
     if (a->csv)
         csv_writer_close(a->csv, a->stats, ev_time(), 0);
     web_stop(a->web);
@@ -573,6 +578,7 @@ app *app_new(struct options *o, scenario *sc, char *err, size_t errlen, int *exi
     fdlimit_raise();
     if (o->worker) {
         app *a = xcalloc(1, sizeof *a);
+        a->spare_fd = -1;
         a->o = o;
         a->loop = ev_default_loop(EVFLAG_AUTO);
         ev_init(&a->tick, NULL);
@@ -635,6 +641,7 @@ app *app_new(struct options *o, scenario *sc, char *err, size_t errlen, int *exi
         }
     }
     app *a = xcalloc(1, sizeof *a);
+    a->spare_fd = o->html_file || o->junit_file ? open("/dev/null", O_RDONLY | O_CLOEXEC) : -1;
     a->thresholds = thr;
     a->cli_shape = cli;
     a->shape = cli.n ? &a->cli_shape : sc->shape.n ? &sc->shape : NULL;
@@ -880,6 +887,12 @@ int app_finish(app *a)
     if (a->csv && csv_writer_close(a->csv, a->stats, now, runner_user_count(a->runner)))
         code = code ? code : 1;
     a->csv = NULL;
+    /* Under a low open-file limit the users' idle connections hold every descriptor
+     * until app_free: the spare one is for the report. */
+    if (a->spare_fd >= 0) {
+        close(a->spare_fd);
+        a->spare_fd = -1;
+    }
     if (a->o->html_file) {
         char err[512];
         report_input in = report_of(a, true);
