@@ -591,6 +591,12 @@ size_t jpath_each(const jpath *p, const char *doc, size_t len,
 {
     if (!doc)
         return 0;
+    /* Some servers start JSON with a UTF-8 byte order mark; json_parse and
+     * python-requests' .json() skip it, so checks must see past it too. */
+    if (len >= 3 && memcmp(doc, "\xEF\xBB\xBF", 3) == 0) {
+        doc += 3;
+        len -= 3;
+    }
     walker w = {.path = p, .fn = fn, .data = data};
     if (!walk(&w, doc, len, 0))
         return 0;

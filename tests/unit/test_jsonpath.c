@@ -213,6 +213,18 @@ static void test_whole_and_containers(void **state)
     check("$.obj", doc, "{}", "O");
 }
 
+/* Regression (engine/jsonpath.c, found by tests/fuzz/fuzz_jsonpath): a body starting with
+ * a UTF-8 byte order mark, which json_parse and python-requests accept, had no match. */
+static void test_byte_order_mark(void **state)
+{
+    (void)state;
+    check("$", "\xEF\xBB\xBF" "5", "5", "N");
+    check("$.a", "\xEF\xBB\xBF" "{\"a\": \"x\"}", "\"x\"", "s");
+    /* Only at the start, and only the whole mark. */
+    check("$", " \xEF\xBB\xBF" "5", "", "");
+    check("$", "\xEF\xBB" "5", "", "");
+}
+
 static void test_indexes(void **state)
 {
     (void)state;
@@ -665,6 +677,7 @@ int main(void)
         cmocka_unit_test(test_members),
         cmocka_unit_test(test_whole_and_containers),
         cmocka_unit_test(test_indexes),
+        cmocka_unit_test(test_byte_order_mark),
         cmocka_unit_test(test_wildcards),
         cmocka_unit_test(test_repeated_keys),
         cmocka_unit_test(test_no_match_in_non_containers),
