@@ -523,6 +523,8 @@ static enum http_detail detail_of(CURLcode code, const char *msg)
     }
     if (code == CURLE_RECV_ERROR && strncmp(msg, "Too large response headers", 26) == 0)
         return HTTP_DETAIL_HEADERS_TOO_LARGE;
+    if (code == CURLE_RECV_ERROR && strstr(msg, "chunk"))
+        return HTTP_DETAIL_BAD_CHUNK;
     if (code == CURLE_SEND_ERROR && strncmp(msg, "Connection died", 15) == 0)
         return HTTP_DETAIL_CONNECTION_DIED;
     if (code == CURLE_OUT_OF_MEMORY && !cm_refused)
@@ -1261,6 +1263,10 @@ bool http_failure_text(const http_result *r, const char *name, char *buf, size_t
         }
         if (r->detail == HTTP_DETAIL_HEADERS_TOO_LARGE) {
             snprintf(buf, len, "InvalidResponse('response headers too large')");
+            break;
+        }
+        if (r->detail == HTTP_DETAIL_BAD_CHUNK) {
+            snprintf(buf, len, "InvalidResponse('malformed chunked encoding')");
             break;
         }
         if (r->detail == HTTP_DETAIL_CONNECTION_DIED) {

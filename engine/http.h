@@ -108,6 +108,7 @@ enum http_detail {
     HTTP_DETAIL_BAD_LENGTH,         /* a Content-Length that is not a number */
     HTTP_DETAIL_HEADERS_TOO_LARGE,  /* curl's cap on a response's headers */
     HTTP_DETAIL_LINE_TOO_LONG,      /* curl's cap on one header line */
+    HTTP_DETAIL_BAD_CHUNK,          /* chunked encoding that does not parse */
     HTTP_DETAIL_CONNECTION_DIED,    /* closed with nothing sent back, even after a retry */
 };
 

@@ -18,6 +18,8 @@ as broken as wanted. Paths (any method; the query tunes each case):
                         "Content-Length: nope", K=nul a NUL byte in a header,
                         K=endless header lines forever (a memory bomb for a client that
                         keeps them all), K=longline one header line that never ends
+    /badchunk           chunked encoding with a chunk size that is not hex
+    /flood1xx           "100 Continue" interim responses forever, never a final one
     /silent             reads the request, never answers (the connection stays open
                         until the client gives up)
     /huge?mb=N          200 with Content-Length N MiB (default 200), streamed;
@@ -187,6 +189,14 @@ class _Handler(socketserver.BaseRequestHandler):
                    "nul": b"X-Bad: a\x00b\r\n"}[kind]
             length = b"" if kind == "length" else b"Content-Length: 3\r\n"
             self.send(b"HTTP/1.1 200 OK\r\n" + length + bad + b"\r\nok\n")
+            raise _Closed
+        if path == "/badchunk":
+            self.send(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                      b"3\r\nabc\r\nzz\r\nnot hex\r\n0\r\n\r\n")
+            raise _Closed
+        if path == "/flood1xx":
+            while not self.server.stopping.is_set():
+                self.send(b"HTTP/1.1 100 Continue\r\nX-Filler: %s\r\n\r\n" % (b"f" * 200))
             raise _Closed
         if path == "/silent":
             st.add("silent:held")

@@ -160,6 +160,9 @@ MALFORMED = {
     "/badheader?kind=nul": "InvalidResponse('NUL byte in a header')",
     "/badheader?kind=endless": "InvalidResponse('response headers too large')",
     "/badheader?kind=longline": "InvalidResponse('response header line too long')",
+    "/badchunk": "InvalidResponse('malformed chunked encoding')",
+    # curl caps the headers of all interim responses together.
+    "/flood1xx": "InvalidResponse('response headers too large')",
 }
 
 

@@ -402,6 +402,8 @@ static void test_failure_texts_without_network(void **state)
     r = (http_result){.code = CURLE_RECV_ERROR, .req = &req,
                       .detail = HTTP_DETAIL_HEADERS_TOO_LARGE};
     expect_failure(&r, "/x", "InvalidResponse('response headers too large')");
+    r.detail = HTTP_DETAIL_BAD_CHUNK;
+    expect_failure(&r, "/x", "InvalidResponse('malformed chunked encoding')");
     r = (http_result){.code = CURLE_OUT_OF_MEMORY, .req = &req,
                       .detail = HTTP_DETAIL_LINE_TOO_LONG};
     expect_failure(&r, "/x", "InvalidResponse('response header line too long')");
