@@ -20,6 +20,8 @@ as broken as wanted. Paths (any method; the query tunes each case):
                         keeps them all), K=longline one header line that never ends
     /badchunk           chunked encoding with a chunk size that is not hex
     /flood1xx           "100 Continue" interim responses forever, never a final one
+    /early              answers 413 and closes as soon as the request's headers are in,
+                        leaving its body unread (so the close is an RST)
     /silent             reads the request, never answers (the connection stays open
                         until the client gives up)
     /huge?mb=N          200 with Content-Length N MiB (default 200), streamed;
@@ -96,7 +98,8 @@ class _Handler(socketserver.BaseRequestHandler):
         return data
 
     def read_request(self):
-        """(method, path, query) of the next request; its body is read and dropped."""
+        """(method, path, query) of the next request; its body is read and dropped (except
+        for /early, which answers without reading it)."""
         while b"\r\n\r\n" not in self.buf:
             if len(self.buf) > 65536:
                 raise _Closed
@@ -109,10 +112,12 @@ class _Handler(socketserver.BaseRequestHandler):
             k, _, v = line.partition(":")
             if k.strip().lower() == "content-length":
                 length = int(v.strip())
+        url = urllib.parse.urlsplit(target)
+        if url.path == "/early":
+            return method, url.path, {}
         while len(self.buf) < length:
             self.buf += self._recv()
         self.buf = self.buf[length:]
-        url = urllib.parse.urlsplit(target)
         return method, url.path, urllib.parse.parse_qs(url.query)
 
     # ---- writing ----------------------------------------------------------------------
@@ -197,6 +202,11 @@ class _Handler(socketserver.BaseRequestHandler):
         if path == "/flood1xx":
             while not self.server.stopping.is_set():
                 self.send(b"HTTP/1.1 100 Continue\r\nX-Filler: %s\r\n\r\n" % (b"f" * 200))
+            raise _Closed
+        if path == "/early":
+            self.send(b"HTTP/1.1 413 Payload Too Large\r\nConnection: close\r\n"
+                      b"Content-Length: 0\r\n\r\n")
+            st.add("early:sent")
             raise _Closed
         if path == "/silent":
             st.add("silent:held")

@@ -280,3 +280,18 @@ def test_5xx_bursts(cicada, hostile, target):
     assert total >= 20 and run.fails("burst") == total, run.stats
     ok = run.count("burst") - total
     assert st["burst5xx:200"] - 2 <= ok <= st["burst5xx:200"], (ok, st)
+
+
+def test_answer_before_the_body_is_sent(cicada, hostile, target):
+    # A 413 and a close while a 1 MiB body is still on its way: curl reads the answer, or
+    # its sending runs into the closed connection first.
+    run = run_case(cicada, hostile, target,
+                   [{"request": {"method": "POST", "url": "/early", "name": "early",
+                                 "body": "x" * (1 << 20)}}], users=2)
+    n = int(run.stats[("POST", "early")]["Request Count"])
+    assert n > 10 and int(run.stats[("POST", "early")]["Failure Count"]) == n, run.stats
+    errors = run.errors("early")
+    assert errors.pop("HTTPError('413 Client Error: Payload Too Large for url: early')",
+                      0) >= 1, errors
+    assert set(errors) <= {"BrokenPipeError(32, 'Broken pipe')",
+                           "ConnectionResetError(104, 'Connection reset by peer')"}, errors
