@@ -723,7 +723,8 @@ static bool loopback_host_header(const char *h)
 /* DNS rebinding: a page of evil.example whose name then resolves to 127.0.0.1 talks to
  * a loopback dashboard as its own origin (the cross-origin guard passes, and so would
  * reading). Its requests still say "Host: evil.example:PORT": a dashboard bound to
- * loopback answers only requests for a loopback name. HTTP/1.0 may send no Host. */
+ * loopback answers only requests for a loopback name. One with no Host at all (no
+ * browser sends that) passes. */
 static bool foreign_host(const web *w, struct httpd_req *req)
 {
     const char *host = httpd_header(req, "Host");
