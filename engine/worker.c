@@ -404,6 +404,7 @@ static int load_test(worker *w, const json_value *d, uint64_t test, char *err, s
         wire_get_uint(d, "data_slots", &slots, err, errlen) || slots == 0 || slot >= slots ||
         slots > 100000) {
         snprintf(err, errlen, "the spawn order's test data share is missing or bad");
+        sbuf_free(&paths);
         return -1;
     }
     scenario_opts so = {.root = w->root, .worker_index = w->index,

@@ -781,6 +781,29 @@ static void test_main_path_escapes(void **state)
     expect_error("refusing");
 }
 
+/* Regression (engine/worker.c load_test, found by tests/fuzz/fuzz_worker): a first spawn
+ * order whose test data share is missing or bad was refused, but the list of main paths
+ * already built leaked (LeakSanitizer at exit, under `make SAN=1 unit`). */
+static void test_spawn_without_data_share(void **state)
+{
+    (void)state;
+    worker_config cfg = config();
+    start_welcomed(&cfg);
+    sbuf enc = SBUF_INIT;
+    const char *text = scenario_text();
+    wire_b64_encode(&enc, text, strlen(text));
+    static const char *const shares[] = {"", "\"data_slot\":0,",
+                                         "\"data_slot\":2,\"data_slots\":2,"};
+    for (size_t i = 0; i < sizeof shares / sizeof shares[0]; i++) {
+        fm_send("{\"type\":\"spawn\",\"data\":{\"test\":1,\"counts\":{\"A\":1},%s"
+                "\"settings\":{},\"main\":\"%s\",\"files\":[{\"path\":\"%s\","
+                "\"base64\":\"%s\"}]}}",
+                shares[i], scenario_path, scenario_path, enc.s);
+        expect_error("the spawn order's test data share is missing or bad");
+    }
+    sbuf_free(&enc);
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -798,6 +821,7 @@ int main(void)
         T(test_reregister),
         T(test_bad_spawn_orders),
         T(test_main_path_escapes),
+        T(test_spawn_without_data_share),
     };
     return cmocka_run_group_tests(tests, tgt_start, tgt_stop);
 }
