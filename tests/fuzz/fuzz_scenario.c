@@ -2,8 +2,8 @@
  * steps, templates, JSON paths, checks, captures, load shapes, arrival rates,
  * thresholds), loaded as `-f` loads it, then resolved against its host as before a test.
  * The input is written to a file on tmpfs, since loading reads files by path (a scenario
- * names its test data relative to itself). The first byte picks the command-line
- * selection options. */
+ * names its test data relative to itself: rows.csv and rows.jsonl are there). The first
+ * byte picks the command-line selection options. */
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -18,6 +18,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static bool init;
     if (!init) {
         fuzz_quiet_logs();
+        /* Test data a scenario can name ("file": "rows.csv" or "rows.jsonl"), so loading
+         * goes on past "data" to the classes. */
+        static const char csv[] = "user,password\nann,secret\nbob,\"a,b\"\n";
+        static const char jsonl[] = "{\"user\": \"ann\", \"n\": 1}\n{\"user\": \"bob\"}\n";
+        fuzz_file(1, "rows.csv", csv, sizeof csv - 1);
+        fuzz_file(2, "rows.jsonl", jsonl, sizeof jsonl - 1);
         init = true;
     }
     if (size < 1)
