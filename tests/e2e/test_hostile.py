@@ -8,7 +8,6 @@ their wait time allows; /huge and /trickle also bound the peak RSS.
 """
 
 import json
-import os
 import re
 import subprocess
 import time
