@@ -332,6 +332,7 @@ int cicada_http(cicada_user *u, const cicada_request *req, cicada_response *res)
     res->status = hr.status;
     res->body = sbuf_str(&st->body);
     res->body_len = st->body.len;
+    res->truncated = hr.bytes > st->body.len;
     res->response_time_ms = (double)hr.rt_us / 1000.0;
     res->error = failed ? failure : NULL;
     if (req->manual) {

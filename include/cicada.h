@@ -151,6 +151,7 @@ typedef struct cicada_response {
     long status;            /* 0 without a response */
     const char *body;       /* NUL-terminated (up to 16 MiB kept) */
     size_t body_len;
+    int truncated;          /* 1: the body was longer than 16 MiB and was cut there */
     double response_time_ms;
     const char *error;      /* the failure text by Locust's rules (HTTP status >= 400,
                              * connection errors), or NULL */

@@ -823,3 +823,44 @@ def test_tls_options(cicada, cache):
     # The client certificate goes with the request that names it, and only with it.
     assert {x.extra.get("peer_cn") for x in q["cert"]} == {"cicada-client"}
     assert {x.extra.get("peer_cn") for x in q["insecure"]} == {None}
+
+
+# ---- a body cut at 16 MiB ------------------------------------------------------------------
+
+TRUNCATED = plugin(r"""
+static void get(cicada_user *u)
+{
+    cicada_response r;
+    cicada_http(u, &(cicada_request){.url = URL, .name = "big", .manual = 1}, &r);
+    if (r.truncated && r.body_len == 16u << 20)
+        cicada_success(u);
+    else
+        cicada_failure(u, r.truncated ? "cut elsewhere" : "not truncated");
+    cicada_http(u, &(cicada_request){.url = "/ok", .name = "small", .manual = 1}, &r);
+    if (r.truncated)
+        cicada_failure(u, "a small body truncated");
+    else
+        cicada_success(u);
+}
+static const cicada_task tasks[] = {{.name = "get", .weight = 1, .fn = get}};
+""", r"""
+    if (cicada_add_class(reg, &(cicada_class){.name = "Big", .weight = 1,
+            .wait = CICADA_WAIT_CONSTANT, .wait_a = 0.1, .tasks = tasks, .ntasks = 1}))
+        return 1;""")
+
+
+def test_response_says_when_its_body_was_cut(cicada, cache):
+    from test_hostile import Hostile
+    h = Hostile()
+    try:
+        cicada.write("big.c", f'#define URL "{h.url}/huge?mb=17"\n' + TRUNCATED)
+        r = cicada.run("-f", "big.c", "-H", h.url, "--headless", "-u", 1, "-r", 1, "-t",
+                       "1s", "-s", "10", "--csv", "B", env=cenv(cicada, cache),
+                       timeout=1 + 10 + SLACK)
+    finally:
+        h.stop()
+    assert r.rc == 0, r
+    rows = stats_rows(cicada.path("B_stats.csv"))
+    assert int(rows[("GET", "big")]["Request Count"]) >= 1, rows
+    assert rows[("GET", "big")]["Failure Count"] == "0", rows
+    assert rows[("GET", "small")]["Failure Count"] == "0", rows
