@@ -9,9 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "fdlimit.h"
 #include "log.h"
 #include "version.h"
 #include "xalloc.h"
@@ -91,6 +93,7 @@ struct http {
     size_t nfds;
     http_handle *idle_head, *idle_tail; /* idle handles, most recently used first */
     bool env_proxy;         /* the environment names a proxy (http_proxy, ...) */
+    long fd_cap;            /* sockets get descriptors below this, or 0 (see open_cb) */
     /* Bumped whenever a user starts a life: requests may have been rewritten since a
      * handle applied them (a new test resolves URLs again, possibly at the same address),
      * so handles re-apply everything once. */
@@ -409,6 +412,14 @@ static curl_socket_t open_cb(void *clientp, curlsocktype purpose, struct curl_so
         hd->sock_errno = errno;
         return CURL_SOCKET_BAD;
     }
+    /* Users short of descriptors must not take the last ones: the dashboard (to stop the
+     * test), the master's socket and the output files need them. Descriptors are given
+     * lowest first, so a number this high means only the reserve is left. */
+    if (h->fd_cap && fd >= h->fd_cap) {
+        close(fd);
+        hd->sock_errno = EMFILE;
+        return CURL_SOCKET_BAD;
+    }
     if ((size_t)fd >= h->nfds) {
         size_t n = h->nfds ? h->nfds : 64;
         while (n <= (size_t)fd)
@@ -639,6 +650,10 @@ http *http_new(struct ev_loop *loop)
     h->loop = loop;
     snprintf(h->user_agent, sizeof h->user_agent, "User-Agent: cicada/%s", cicada_version);
     h->env_proxy = env_names_proxy();
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+        h->fd_cap = rl.rlim_cur > 2 * FDLIMIT_RESERVE ? (long)(rl.rlim_cur - FDLIMIT_RESERVE)
+                                                       : (long)rl.rlim_cur / 2;
     return h;
 }
 

@@ -27,7 +27,8 @@ import time
 
 import pytest
 
-from conftest import HERE, SANITIZER_MARKS, SLACK, free_port, read_csv, scenario
+from conftest import (HERE, SANITIZER_MARKS, SLACK, Dashboard, _wait_listening,
+                      assert_clean_exit, free_port, read_csv, scenario)
 
 OK = scenario(["GET /ok"], wait={"constant": 0.2})
 # One request each 0.1 s per user: a user that cannot connect fails fast and often.
@@ -166,6 +167,29 @@ def test_fd_limit_below_users_warns_and_counts_failures(cicada, target):
     agg = read_csv(cicada.path("C_stats.csv"))[-1]
     ok = int(agg[2]) - int(agg[3])
     assert 0 < ok <= target.total() <= ok + 200, (agg, target.total())
+
+
+def test_fd_limit_dashboard_keeps_answering(cicada, target):
+    """A test started from the form is checked too, and users short of descriptors leave
+    the dashboard some: it still answers, and Stop still stops."""
+    cicada.write("t.json", FAST)
+    port = free_port()
+    proc = cicada.start("-f", "t.json", "-H", target.url, "--web-host", "127.0.0.1", "-P", port,
+                        preexec_fn=nofile(100, 100))
+    assert _wait_listening(proc, port, f"Starting web interface at http://127.0.0.1:{port}",
+                           SLACK), proc.err_text()
+    d = Dashboard(proc, port)
+    assert d.post("/swarm", data={"user_count": 200, "spawn_rate": 200}).status_code == 200
+    d.wait_for(lambda x: any("Too many open files" in e["error"] for e in x["errors"]),
+               SLACK, "failures for lack of descriptors")
+    for _ in range(10):
+        assert d.get("/").status_code == 200
+        assert d.stats()["state"] in ("spawning", "running")
+    assert "200 users need more open files than the limit allows (100, hard limit 100" in \
+        proc.err_text()
+    assert d.get("/stop").status_code == 200
+    d.wait_state("stopped")
+    assert_clean_exit(d.stop_process(), codes=(1,))
 
 
 @pytest.mark.parametrize("soft,hard", [(100, 1000), (100, 100)])
