@@ -9,7 +9,8 @@
 
 static bool raised;
 static rlim_t soft_found;       /* the soft limit before the raise */
-static unsigned said_for;       /* the largest user count already logged about */
+/* Each is said once per process: a worker's ramp arrives as a count a second. */
+static bool said_raised, said_short;
 
 void fdlimit_raise(void)
 {
@@ -33,12 +34,11 @@ void fdlimit_check(unsigned users)
 {
     fdlimit_raise();
     struct rlimit rl;
-    if (users <= said_for || getrlimit(RLIMIT_NOFILE, &rl) != 0 ||
-        rl.rlim_cur == RLIM_INFINITY)
+    if (said_short || getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
         return;
     rlim_t need = (rlim_t)users + FDLIMIT_RESERVE;
     if (need > rl.rlim_cur) {
-        said_for = users;
+        said_short = true;
         log_warning(LOGGER,
                     "%u users need more open files than the limit allows (%llu, hard limit "
                     "%llu; about %llu needed): connections beyond it fail as \"Too many open "
@@ -46,8 +46,8 @@ void fdlimit_check(unsigned users)
                     "service) or spread the users over more processes (--processes, workers)",
                     users, (unsigned long long)rl.rlim_cur, (unsigned long long)rl.rlim_max,
                     (unsigned long long)need);
-    } else if (soft_found != RLIM_INFINITY && need > soft_found) {
-        said_for = users;
+    } else if (!said_raised && soft_found != RLIM_INFINITY && need > soft_found) {
+        said_raised = true;
         log_info(LOGGER, "Raised the open-file limit from %llu to %llu (the hard limit) for "
                          "%u users", (unsigned long long)soft_found,
                  (unsigned long long)rl.rlim_cur, users);

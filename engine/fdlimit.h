@@ -13,8 +13,8 @@
  * soft limit it found. Cheap to call again. */
 void fdlimit_raise(void);
 
-/* Before `users` users run in this process: logs (once per larger count) that the limit
- * was raised for them, or a warning with advice when the hard limit is too low. */
+/* Before `users` users run in this process: logs that the limit was raised for them, or
+ * a warning with advice when the hard limit is too low; each once per process. */
 void fdlimit_check(unsigned users);
 
 #endif
