@@ -195,12 +195,12 @@ fuzz: deps
 # $(1): seconds per target, $(2): where new inputs go.
 define fuzz_each
 	@failed=""; for b in $(FUZZ_BIN); do t=$${b##*/}; \
-	  mkdir -p $(2)/$$t $(B)/crashes; echo "  FUZZ    $$t ($(1) s)"; \
+	  mkdir -p $(2)/$$t $(B)/crashes; \
 	  dict=""; [ -f tests/fuzz/$$t.dict ] && dict="-dict=tests/fuzz/$$t.dict"; \
 	  $$b -max_total_time=$(1) -detect_leaks=1 -print_final_stats=1 $$dict \
 	      -artifact_prefix=$(B)/crashes/$$t- $(FUZZ_ARGS) $(2)/$$t tests/fuzz/corpus/$$t \
 	      >$(B)/$$t.log 2>&1 || { failed="$$failed $$t"; tail -n 40 $(B)/$$t.log; }; \
-	  grep -h "stat::number_of_executed_runs" $(B)/$$t.log | sed 's/^/          /'; \
+	  echo "  FUZZ    $$t: $$(sed -n 's/^stat::number_of_executed_units: *//p' $(B)/$$t.log) runs in $(1) s"; \
 	done; \
 	if [ -n "$$failed" ]; then echo "fuzzing failed:$$failed (see $(B)/crashes/)"; exit 1; fi
 endef
