@@ -54,7 +54,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         counts[i] = (unsigned)i % 3;
     if (sc->nrun <= 64) {
         ratio_text(&out, sc->run, counts, sc->nrun);
+        /* Class and task names are the file's: escaping must keep the output JSON. */
+        sbuf_reset(&out);
         ratio_json(&out, sc->run, counts, sc->nrun, 4, JSON_W_ASCII);
+        json_value *v = json_parse(out.s, out.len, 0, NULL);
+        if (!v)
+            abort();
+        json_free(v);
     }
     sbuf_free(&out);
     scenario_free(sc);

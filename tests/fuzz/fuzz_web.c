@@ -20,6 +20,7 @@
 
 #include "fuzz.h"
 #include "history.h"
+#include "json.h"
 #include "http.h"
 #include "httpd.h"
 #include "runner.h"
@@ -141,10 +142,21 @@ void httpd_add_header(struct httpd_req *req, const char *name, const char *value
 void httpd_respond(struct httpd_req *req, int status, const char *content_type,
                    const void *body, size_t len, enum httpd_mem mem)
 {
-    (void)content_type;
     if (req->status || status < 100 || status > 599 || (len && !body))
         abort();   /* exactly one response per request */
     req->status = status;
+    /* Answers echo what the request held (the host, a bad value): escaping must keep
+     * every JSON answer JSON. */
+    if (content_type && strncmp(content_type, "application/json", 16) == 0) {
+        json_error je;
+        json_value *v = json_parse(body, len, 0, &je);
+        if (!v) {
+            fprintf(stderr, "a JSON answer does not parse (%u:%u: %s):\n%.*s\n", je.line,
+                    je.col, je.msg, (int)len, (const char *)body);
+            abort();
+        }
+        json_free(v);
+    }
     if (mem == HTTPD_TAKE)
         free((void *)body);
 }
