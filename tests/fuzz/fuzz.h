@@ -6,32 +6,29 @@
 #ifndef CICADA_FUZZ_H
 #define CICADA_FUZZ_H
 
-#include <dirent.h>
+#include <ftw.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "log.h"
 
 static char fuzz_dir_path[64];
 
+static inline int fuzz_remove_one(const char *path, const struct stat *st, int flag,
+                                  struct FTW *ftw)
+{
+    (void)st, (void)flag, (void)ftw;
+    remove(path);
+    return 0;
+}
+
 static inline void fuzz_dir_remove(void)
 {
-    DIR *d = opendir(fuzz_dir_path);
-    if (!d)
-        return;
-    struct dirent *e;
-    char p[512];
-    while ((e = readdir(d))) {
-        if (e->d_name[0] == '.')
-            continue;
-        snprintf(p, sizeof p, "%s/%s", fuzz_dir_path, e->d_name);
-        unlink(p);
-    }
-    closedir(d);
-    rmdir(fuzz_dir_path);
+    nftw(fuzz_dir_path, fuzz_remove_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 /* The private directory; aborts when none can be made (nothing could be tested). */
