@@ -1,7 +1,8 @@
 /* libFuzzer target: a message on the master port or from the master (engine/wire.c), read
  * the way master.c and worker.c read each type: wire_parse, the field getters, base64 file
  * contents, and a stats report merged with wire_merge_stats. A report that merges is then
- * shown (the CSV tables) and sent on again (wire_put_stats), which must merge too. */
+ * shown (the CSV tables, the HTML report) and sent on again (wire_put_stats), which must
+ * merge too. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,12 +10,45 @@
 #include "csv.h"
 #include "data.h"
 #include "fuzz.h"
+#include "history.h"
 #include "json.h"
+#include "report.h"
 #include "sbuf.h"
+#include "scenario.h"
 #include "stats.h"
 #include "wire.h"
 
 #define NOW 1700000000.0
+
+static scenario *sc;
+static history *chart;
+static size_t base_closers;     /* "</script" and "<!--" in the report of no statistics */
+
+/* Occurrences of what would end or hide the report's inline script early, in any case. */
+static size_t closers(const sbuf *b)
+{
+    size_t n = 0;
+    for (const char *p = b->s; (p = strcasestr(p, "</script")); p++)
+        n++;
+    for (const char *p = b->s; (p = strstr(p, "<!--")); p++)
+        n++;
+    return n;
+}
+
+static size_t report_closers(stats *s)
+{
+    report_input in = {.stats = s, .history = chart, .scenario = sc, .now = NOW + 2};
+    sbuf b = SBUF_INIT;
+    if (report_render(&b, &in) != 0)
+        abort();
+    size_t n = closers(&b);
+    sbuf_free(&b);
+    return n;
+}
+
+static const char scenario_text[] =
+    "{\"host\": \"http://127.0.0.1:1\", \"users\": [{\"name\": \"A\", \"tasks\": "
+    "[{\"request\": \"GET /a\"}]}]}";
 
 static void read_fields(const wire_msg *m)
 {
@@ -73,13 +107,20 @@ static void read_fields(const wire_msg *m)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static bool init;
-    if (!init) {
+    char err[256];
+    if (!sc) {
         fuzz_quiet_logs();
-        init = true;
+        scenario_opts so = {0};
+        sc = scenario_load(fuzz_file(1, "wire.json", scenario_text, sizeof scenario_text - 1),
+                           &so, err, sizeof err);
+        chart = history_new();
+        stats *empty = stats_new(50, true, NOW);
+        if (!sc || !chart || !empty)
+            abort();
+        base_closers = report_closers(empty);
+        stats_free(empty);
     }
     wire_msg m;
-    char err[256];
     if (wire_parse(data, size, &m, err, sizeof err) != 0) {
         wire_msg_free(&m);
         return 0;
@@ -107,6 +148,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             }
             data_free(d);
         }
+        /* The HTML report carries them in an inline script: none may end it. */
+        if (report_closers(s) != base_closers)
+            abort();
         csv_history_rows(&out, s, NOW + 2, 1, true);
         stats_tick(s, NOW + 2);
 
