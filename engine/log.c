@@ -15,7 +15,8 @@ static struct {
     char host[256];
     log_observer_fn observer;
     void *observer_data;
-} g = {LOG_INFO, false, NULL, "", NULL, NULL};
+    char path[1024];    /* --logfile, for the one line saying it failed */
+} g = {LOG_INFO, false, NULL, "", NULL, NULL, ""};
 
 static const char *level_name(int level)
 {
@@ -50,6 +51,7 @@ int log_setup(int level, const char *logfile, bool skip_setup, char *err, size_t
         setvbuf(f, NULL, _IOLBF, 0);
         log_close();
         g.file = f;
+        snprintf(g.path, sizeof g.path, "%s", logfile);
     }
     g.level = skip_setup ? LOG_WARNING : level;
     g.bare = skip_setup;
@@ -107,8 +109,22 @@ void log_vmsg(int level, const char *logger, const char *fmt, va_list ap)
     if (g.observer)
         g.observer(g.observer_data, level, line);
     FILE *out = g.file ? g.file : stderr;
-    fprintf(out, "%s\n", line);
-    fflush(out);
+    errno = 0;
+    bool bad = fprintf(out, "%s\n", line) < 0;
+    int e = errno;
+    if (fflush(out) != 0 && !bad) {
+        bad = true;
+        e = errno;
+    }
+    if (out != stderr && (bad || ferror(out))) {
+        /* A full disk would swallow every later line, the errors saying so among them:
+         * the log goes on on stderr. */
+        fprintf(stderr, "cicada: error: --logfile %s: %s; logging to stderr from now on\n",
+                g.path, strerror(e ? e : EIO));
+        fclose(g.file);
+        g.file = NULL;
+        fprintf(stderr, "%s\n", line);
+    }
 }
 
 void log_msg(int level, const char *logger, const char *fmt, ...)

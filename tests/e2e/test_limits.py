@@ -389,3 +389,18 @@ def test_full_disk_during_run(cicada, target):
     assert len(stats) == 1 or stats[-1][1] == "Aggregated", stats[-3:]
     assert all(len(row) == len(stats[0]) for row in stats)
     assert read_csv(saved / "C_failures.csv")[0] == ["Method", "Name", "Error", "Occurrences"]
+
+
+def test_logfile_on_a_full_disk_goes_on_on_stderr(cicada, target):
+    """--logfile on a full disk would swallow every later line, the errors about the other
+    files among them."""
+    cicada.write("t.json", OK)
+    os.symlink("/dev/full", cicada.path("full.log"))
+    r = cicada.run("-f", "t.json", "-H", target.url, "--headless", "-u", 1, "-t", 2,
+                   "--logfile", "full.log")
+    assert r.rc == 0, r
+    lines = r.err.splitlines()
+    assert lines[0] == ("cicada: error: --logfile full.log: No space left on device; "
+                        "logging to stderr from now on"), r
+    assert "Starting cicada" in lines[1], r
+    assert "Shutting down (exit code 0)" in r.err, r
