@@ -306,6 +306,20 @@ static void test_writer_open_errors(void **state)
     snprintf(want, sizeof want, "--csv %s: Is a directory", blocker);
     assert_string_equal(err, want);
     assert_int_equal(count_fds(), fds);
+
+    /* all four are tried before any is changed: an earlier run's file keeps its content,
+     * and no new empty file is left behind */
+    char old[512];
+    snprintf(old, sizeof old, "%s/run_stats.csv", dir);
+    FILE *f = fopen(old, "w");
+    assert_non_null(f);
+    fputs("an earlier run\r\n", f);
+    fclose(f);
+    assert_null(csv_writer_open(prefix, false, err, sizeof err));
+    assert_file(dir, "run_stats.csv", "an earlier run\r\n");
+    snprintf(old, sizeof old, "%s/run_stats_history.csv", dir);
+    assert_int_equal(access(old, F_OK), -1);
+    assert_int_equal(count_fds(), fds);
     remove_dir(dir);
 }
 
