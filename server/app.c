@@ -536,10 +536,13 @@ static int start_web(app *a, char *err, size_t errlen)
     };
     a->web = web_start(&env, err, errlen);
     /* httpd keeps bind's errno for this (free does not change errno in glibc). */
-    if (!a->web && errno == EADDRINUSE) {
+    int e = errno;
+    if (!a->web && (e == EADDRINUSE || e == EACCES)) {
         size_t n = strlen(err);
-        snprintf(err + n, errlen - n, " (-P/--web-port %d: another program listens on the "
-                                      "dashboard's port; choose a free one)", o->web_port);
+        snprintf(err + n, errlen - n, " (-P/--web-port %d: %s)", o->web_port,
+                 e == EADDRINUSE ? "another program listens on the dashboard's port; choose "
+                                   "a free one"
+                                 : "a port below 1024 needs root or CAP_NET_BIND_SERVICE");
     }
     return a->web ? 0 : -1;
 }
