@@ -26,8 +26,15 @@ static void probe_cb(struct ev_loop *loop, ev_timer *w, int revents)
         h->lag_second_ms = lag;
     if (lag > h->lag_peak_ms)
         h->lag_peak_ms = lag;
+    /* Late because the loop was busy, or because the process did not run: another
+     * process had the core (or a system call blocked). Only the first is the
+     * generator's own limit; told apart by the CPU it used since the last probe. */
+    double used = health_cpu_seconds();
+    if (lag > h->lag_own_peak_ms && used - h->probe_cpu >= 0.5 * (now - h->probe_at))
+        h->lag_own_peak_ms = lag;
+    h->probe_at = now;
+    h->probe_cpu = used;
     if (now - h->second_began >= 1.0) {
-        double used = health_cpu_seconds();
         h->cpu_now = (used - h->cpu_used) / (now - h->cpu_at) * 100.0;
         if (h->cpu_now < 0)
             h->cpu_now = 0;
@@ -50,8 +57,8 @@ void health_start(health *h, struct ev_loop *loop)
 {
     memset(h, 0, sizeof *h);
     h->loop = loop;
-    h->cpu_at = h->second_began = ev_time();
-    h->cpu_used = health_cpu_seconds();
+    h->cpu_at = h->second_began = h->probe_at = ev_time();
+    h->cpu_used = h->probe_cpu = health_cpu_seconds();
     h->expected = h->cpu_at + HEALTH_PROBE;
     ev_timer_init(&h->probe, probe_cb, HEALTH_PROBE, 0.);
     ev_timer_start(loop, &h->probe);
@@ -65,7 +72,7 @@ void health_stop(health *h)
 
 void health_reset(health *h)
 {
-    h->cpu_peak = h->lag_peak_ms = 0;
+    h->cpu_peak = h->lag_peak_ms = h->lag_own_peak_ms = 0;
     h->hot_seconds = 0;
 }
 
@@ -79,8 +86,12 @@ bool health_limited(const health *h, uint64_t late, uint64_t dropped, double wor
     else if (worker_cpu_peak > HEALTH_CPU_LIMIT)
         snprintf(why, len, "a worker's CPU was above %.0f%% of one core (peak %.0f%%)",
                  HEALTH_CPU_LIMIT, worker_cpu_peak);
+    else if (h->lag_own_peak_ms > HEALTH_LAG_LIMIT_MS)
+        snprintf(why, len, "its event loop fell %.0f ms behind", h->lag_own_peak_ms);
     else if (h->lag_peak_ms > HEALTH_LAG_LIMIT_MS)
-        snprintf(why, len, "its event loop fell %.0f ms behind", h->lag_peak_ms);
+        snprintf(why, len, "its event loop fell %.0f ms behind while the process was not "
+                           "running (the machine gave its core to other work)",
+                 h->lag_peak_ms);
     else if (late || dropped)
         snprintf(why, len, "%llu iterations could not start on time because every user "
                            "was busy: raise the cap on users",

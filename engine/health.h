@@ -28,6 +28,9 @@ typedef struct health {
     double lag_now_ms;          /* the worst lag in the last second */
     double lag_second_ms;       /* building the next lag_now_ms */
     double lag_peak_ms;         /* since health_reset */
+    double lag_own_peak_ms;     /* the same, of lags while the process was running: its
+                                 * own work, not a machine too busy to give it a core */
+    double probe_at, probe_cpu; /* the last probe: when, and the CPU used by then */
     unsigned hot_seconds;       /* seconds above the CPU limit since health_reset */
 } health;
 
@@ -39,8 +42,10 @@ void health_reset(health *h);
 
 /* The verdict: true when the generator limited the test; writes one line into why (e.g.
  * "CPU at 97% of one core in 12 s of the test") when it did, an empty string otherwise.
- * late/dropped are the open model's iterations; worker_cpu_peak the highest CPU a worker
- * reported (0 when not a master). */
+ * A loop that fell behind while the process was hardly running (it used less than half
+ * of the time since the last probe) was held up by the machine, not by its own work, and
+ * the line says so. late/dropped are the open model's iterations; worker_cpu_peak the
+ * highest CPU a worker reported (0 when not a master). */
 bool health_limited(const health *h, uint64_t late, uint64_t dropped, double worker_cpu_peak,
                     char *why, size_t len);
 

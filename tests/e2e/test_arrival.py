@@ -79,6 +79,13 @@ LIMITED = ("Generator: the load generator, not the target, limited this test: "
            "cap on users.")
 NOT_A_LIMIT = re.compile(r"^Generator: CPU peak \d+% of one core, event loop at most \d+ ms "
                          r"behind: not a limit\.$", re.M)
+# A loaded machine may not give a light run's process its core for a while: the verdict
+# then says so, and does not blame the generator's own work.
+MACHINE_BUSY = ("while the process was not running (the machine gave its core to other "
+                "work)")
+NOT_A_LIMIT_OR_BUSY = re.compile(
+    NOT_A_LIMIT.pattern + "|" + r"^Generator: the load generator, not the target, limited this "
+    r"test: its event loop fell \d+ ms behind " + re.escape(MACHINE_BUSY) + r"\.$", re.M)
 
 
 def query(req):
@@ -199,7 +206,7 @@ def test_constant_rate_is_met(runs):
     assert counted <= started and 0 <= started - seen <= 5, (started, seen, counted)
     assert dropped == 0 and late <= started * 0.05, (started, late, dropped)
     # A fast target and room under the cap: the generator kept up.
-    assert NOT_A_LIMIT.search(r.err), r.err[-2000:]
+    assert NOT_A_LIMIT_OR_BUSY.search(r.err), r.err[-2000:]
     # The users stayed few: a fast target needs far fewer than the cap.
     assert t.connections() <= 50
 
@@ -334,9 +341,12 @@ def test_light_run_is_not_limited_by_the_generator(cicada, make_target):
     doc = d.wait_for(lambda x: x["state"] == "running" and time.monotonic() - t0 >= 1.5,
                      2 + SLACK, "1.5 s of a running test")
     g = doc["generator"]
-    assert g["limited"] is False and g["reason"] is None, g
+    if g["limited"]:
+        assert g["reason"].endswith(MACHINE_BUSY), g
+    else:
+        assert g["reason"] is None and 0 <= g["loop_lag_ms_peak"] < 50, g
     assert (g["iterations"], g["iterations_late"], g["iterations_dropped"]) == (0, 0, 0), g
-    assert 0 <= g["cpu_percent_peak"] < 90 and 0 <= g["loop_lag_ms_peak"] < 50, g
+    assert 0 <= g["cpu_percent_peak"] < 90, g
     # A closed-model test has no intended starts.
     assert all("intended_start_percentiles" not in x for x in doc["stats"]), doc["stats"]
     assert d.get("/stop").status_code == 200
@@ -344,7 +354,7 @@ def test_light_run_is_not_limited_by_the_generator(cicada, make_target):
 
     res = run.wait(2 + SLACK)
     assert res.rc == 0, res
-    assert NOT_A_LIMIT.search(res.err), res.err[-2000:]
+    assert NOT_A_LIMIT_OR_BUSY.search(res.err), res.err[-2000:]
     assert INTENDED not in res.err and "Iterations:" not in res.err
     assert t1.total() > 20
 

@@ -30,7 +30,11 @@ static void test_verdicts(void **state)
                              "busy: raise the cap on users");
     h.lag_peak_ms = 120;
     assert_true(health_limited(&h, 3, 2, 0, why, sizeof why));
-    assert_string_equal(why, "its event loop fell 120 ms behind");
+    assert_string_equal(why, "its event loop fell 120 ms behind while the process was not "
+                             "running (the machine gave its core to other work)");
+    h.lag_own_peak_ms = 110;
+    assert_true(health_limited(&h, 3, 2, 0, why, sizeof why));
+    assert_string_equal(why, "its event loop fell 110 ms behind");
     assert_true(health_limited(&h, 0, 0, 97, why, sizeof why));
     assert_string_equal(why, "a worker's CPU was above 90% of one core (peak 97%)");
     h.hot_seconds = 12;
@@ -102,12 +106,32 @@ static void test_blocked_loop_is_lag(void **state)
     busy_for = 0.2;
     spin = 0;
     run(&h, 0.6);
-    /* sleeping is not CPU: only the lag shows */
+    /* sleeping is not CPU: only the lag shows, and it is not the loop's own work */
     assert_true(h.lag_peak_ms >= 150);
+    assert_true(h.lag_own_peak_ms < 150);
     assert_int_equal(h.hot_seconds, 0);
     char why[256];
     assert_true(health_limited(&h, 0, 0, 0, why, sizeof why));
+    assert_non_null(strstr(why, "while the process was not running"));
+}
+
+static void test_loop_busy_with_its_own_work_is_own_lag(void **state)
+{
+    (void)state;
+    health h;
+    busy_for = 0.2;
+    spin = 1;
+    run(&h, 0.6);
+    /* The spin is CPU, unless the machine took the core away for most of it (it shares 2
+     * cores with other suites): then the lag is rightly not the loop's own. */
+    assert_true(h.lag_peak_ms >= 150);
+    char why[256];
+    assert_true(health_limited(&h, 0, 0, 0, why, sizeof why));
     assert_non_null(strstr(why, "event loop fell"));
+    if (h.lag_own_peak_ms > HEALTH_LAG_LIMIT_MS)
+        assert_null(strstr(why, "not running"));
+    else
+        assert_non_null(strstr(why, "not running"));
 }
 
 static void test_busy_loop_is_cpu(void **state)
@@ -134,6 +158,7 @@ int main(void)
         cmocka_unit_test(test_verdicts),
         cmocka_unit_test(test_idle_loop),
         cmocka_unit_test(test_blocked_loop_is_lag),
+        cmocka_unit_test(test_loop_busy_with_its_own_work_is_own_lag),
         cmocka_unit_test(test_busy_loop_is_cpu),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
