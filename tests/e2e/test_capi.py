@@ -792,18 +792,10 @@ static const cicada_task tasks[] = {{.name = "flow", .weight = 1, .fn = flow}};
 
 def test_tls_options(cicada, cache):
     import shutil
-    import ssl
-    from target import Target
-    from test_lang_http import make_cert
+    from test_lang_http import tls_target
     if not shutil.which("openssl"):
         pytest.skip("openssl is not installed: cannot make the test certificates")
-    make_cert(cicada.dir, "server", "127.0.0.1")
-    make_cert(cicada.dir, "client", "cicada-client")
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.load_cert_chain(cicada.path("server.pem"), cicada.path("server.key"))
-    ctx.verify_mode = ssl.CERT_OPTIONAL
-    ctx.load_verify_locations(cicada.path("client.pem"))
-    t = Target(tls=ctx).start()
+    t = tls_target(cicada.dir)
     try:
         cicada.write("tls.c", TLS_OPTIONS)
         r = cicada.run("-f", "tls.c", "-H", t.url, "--headless", "-u", 2, "-r", 2, "-t",

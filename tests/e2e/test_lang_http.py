@@ -34,6 +34,19 @@ def make_cert(d, name, cn):
                    check=True, capture_output=True, timeout=30)
 
 
+def tls_target(d):
+    """A started HTTPS Target with a self-signed certificate for 127.0.0.1 that asks for
+    a client certificate (client.pem/client.key in d, CN cicada-client) without
+    requiring one; the certificates are made in d."""
+    make_cert(d, "server", "127.0.0.1")
+    make_cert(d, "client", "cicada-client")
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(d / "server.pem", d / "server.key")
+    ctx.verify_mode = ssl.CERT_OPTIONAL
+    ctx.load_verify_locations(d / "client.pem")
+    return Target(tls=ctx).start()
+
+
 @pytest.fixture(scope="module")
 def runs(module_cicada, make_module_target):
     c = module_cicada
@@ -155,13 +168,7 @@ def tls_run(module_cicada):
     if not shutil.which("openssl"):
         pytest.skip("openssl is not installed: cannot make the test certificates")
     c = module_cicada
-    make_cert(c.dir, "server", "127.0.0.1")
-    make_cert(c.dir, "client", "cicada-client")
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.load_cert_chain(c.path("server.pem"), c.path("server.key"))
-    ctx.verify_mode = ssl.CERT_OPTIONAL
-    ctx.load_verify_locations(c.path("client.pem"))
-    t = Target(tls=ctx).start()
+    t = tls_target(c.dir)
     try:
         c.write("tls.json", {"host": t.url, "users": [
             {"name": "Insecure", "verify_tls": False, "wait_time": 0.02, "sequential": True,

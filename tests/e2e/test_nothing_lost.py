@@ -43,6 +43,7 @@ import time
 import pytest
 
 from conftest import SANITIZER_MARKS, SLACK, aggregated, free_port, start_dashboard
+from test_distributed import children_of
 
 WAIT = 0.1              # constant wait_time: a user makes at most 10 requests a second
 USERS = 4               # users in every run (2 per worker in the master modes)
@@ -71,21 +72,6 @@ MASTER_UP = "Master listening for workers at tcp://127.0.0.1:{port}"
 
 def killed_bound(users):
     return users * (math.floor((REPORT + REPORT_SLACK) / WAIT) + 1 + 1)
-
-
-def children_of(pid):
-    out = []
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{name}/stat") as f:
-                stat = f.read()
-        except OSError:
-            continue
-        if int(stat[stat.rfind(")") + 2:].split()[1]) == pid:
-            out.append(int(name))
-    return out
 
 
 def wait_log(proc, text, timeout):
