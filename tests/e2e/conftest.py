@@ -213,6 +213,16 @@ def make_module_target():
     yield from _target_factory()
 
 
+@pytest.fixture
+def taken_port():
+    """A port of 127.0.0.1 another program listens on."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    s.listen(1)
+    yield s.getsockname()[1]
+    s.close()
+
+
 # ---- scenario and CSV helpers ----------------------------------------------------------
 
 def scenario(tasks, host=None, name="U", wait=None, **cls):

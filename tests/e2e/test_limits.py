@@ -19,7 +19,6 @@ import io
 import json
 import os
 import resource
-import socket
 import subprocess
 import sys
 import textwrap
@@ -42,16 +41,6 @@ def error_lines(err):
 def assert_no_sanitizer(r):
     for mark in SANITIZER_MARKS:
         assert mark not in r.err, r
-
-
-@pytest.fixture
-def taken_port():
-    """A port of 127.0.0.1 another program listens on."""
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    s.listen(1)
-    yield s.getsockname()[1]
-    s.close()
 
 
 def can_unshare(flag):

@@ -5,7 +5,6 @@ import base64
 import json
 import re
 import shutil
-import socket
 import subprocess
 import time
 import warnings
@@ -380,15 +379,6 @@ def test_missing_tls_file(cicada, target, cert, which):
 
 
 # ---- a port already taken -----------------------------------------------------------------
-
-@pytest.fixture
-def taken_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    s.listen(1)
-    yield s.getsockname()[1]
-    s.close()
-
 
 def test_port_in_use(cicada, target, taken_port):
     cicada.write("slow.json", SLOW)
