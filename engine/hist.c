@@ -94,6 +94,22 @@ void hist_copy(hist *dst, const hist *src)
     dst->count = src->count;
 }
 
+/* Sum of a chunk's counts: four independent sums, several times faster than the
+ * bucket-by-bucket walk with its compare, so a percentile walk can step over
+ * whole chunks that end below the rank it looks for (a dashboard computes thousands of
+ * percentiles per poll). */
+static uint64_t chunk_sum(const uint64_t *k, unsigned n)
+{
+    uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    for (unsigned i = 0; i < n; i += 4) { /* chunks hold 64 or 128 counts */
+        s0 += k[i];
+        s1 += k[i + 1];
+        s2 += k[i + 2];
+        s3 += k[i + 3];
+    }
+    return s0 + s1 + s2 + s3;
+}
+
 /* Value of the sample of the given 0-based rank in (now - base); base may be NULL. */
 static uint64_t value_at_rank(const hist *now, const hist *base, uint64_t rank)
 {
@@ -103,6 +119,13 @@ static uint64_t value_at_rank(const hist *now, const hist *base, uint64_t rank)
         if (!k)
             continue;
         const uint64_t *b = base ? base->chunk[c] : NULL;
+        if (!base) {
+            uint64_t sum = chunk_sum(k, chunk_size(c));
+            if (seen + sum <= rank) {
+                seen += sum;
+                continue;
+            }
+        }
         for (unsigned i = 0; i < chunk_size(c); i++) {
             uint64_t n = k[i];
             if (b)
@@ -164,6 +187,11 @@ void hist_percentiles(const hist *h, const double *ps, int n, uint64_t *out)
         const uint64_t *k = h->chunk[c];
         if (!k)
             continue;
+        uint64_t sum = chunk_sum(k, chunk_size(c));
+        if (seen + sum <= rank) {
+            seen += sum;
+            continue;
+        }
         for (unsigned i = 0; i < chunk_size(c) && next < n; i++) {
             seen += k[i];
             while (next < n && seen > rank) {

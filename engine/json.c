@@ -1032,16 +1032,31 @@ void json_put_stringn(json_writer *w, const char *s, size_t len)
     json_write_string(w->b, s, len);
 }
 
+/* Decimal digits of v (and a minus sign) into b, without printf: a stats answer writes
+ * tens of thousands of integers. */
+static void put_digits(sbuf *b, uint64_t v, bool negative)
+{
+    char buf[24], *o = buf + sizeof buf;
+    do {
+        *--o = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    if (negative)
+        *--o = '-';
+    sbuf_add(b, o, (size_t)(buf + sizeof buf - o));
+}
+
 void json_put_int(json_writer *w, int64_t v)
 {
     before_value(w);
-    sbuf_printf(w->b, "%" PRId64, v);
+    /* The magnitude in unsigned arithmetic, so INT64_MIN does not overflow. */
+    put_digits(w->b, v < 0 ? 0 - (uint64_t)v : (uint64_t)v, v < 0);
 }
 
 void json_put_uint(json_writer *w, uint64_t v)
 {
     before_value(w);
-    sbuf_printf(w->b, "%" PRIu64, v);
+    put_digits(w->b, v, false);
 }
 
 void json_put_double(json_writer *w, double v)

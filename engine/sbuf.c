@@ -31,13 +31,6 @@ void sbuf_puts(sbuf *b, const char *s)
     sbuf_add(b, s, strlen(s));
 }
 
-void sbuf_putc(sbuf *b, char c)
-{
-    sbuf_reserve(b, 1);
-    b->s[b->len++] = c;
-    b->s[b->len] = '\0';
-}
-
 void sbuf_vprintf(sbuf *b, const char *fmt, va_list ap)
 {
     va_list ap2;
