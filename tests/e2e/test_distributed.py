@@ -238,6 +238,16 @@ def headless(module_cicada, make_module_target):
                 "--expect-workers", 2, "--csv", "stop_timeout")
     distributed("data", "-f", "data.json", "-u", 10, "-r", 5, "-t", "3s",
                 "--expect-workers", 2)
+    # One worker command that starts 2 workers (--worker --processes 2).
+    distributed("worker_processes", "-f", "u.json", "-u", 4, "-r", 4, "-t", "3s",
+                "--expect-workers", 2, "--csv", "worker_processes", workers=1,
+                worker_args=("--worker", "--processes", 2))
+    wp = runs["worker_processes"]
+    wp["kids"] = []
+    end = time.monotonic() + 5
+    while not wp["kids"] and wp["workers"][0].p.poll() is None and time.monotonic() < end:
+        wp["kids"] = children_of(wp["workers"][0].pid)
+        time.sleep(0.05)
     for k, (expect, worker) in EXPECT.items():
         distributed(f"expect_{k}", "-f", "u.json", "-u", 2, "-t", "5s", expect, 2,
                     "--expect-workers-max-wait", 2, workers=1, worker_args=(worker,))
@@ -383,6 +393,26 @@ def test_processes_forks_workers_and_reaps_them(headless):
     assert not [k for k in kids if alive(k)], "forked workers left running"
     assert children_of(run["master"].pid) == []
     check_counts(headless.path("processes_stats.csv"), run["target"], 4)
+
+
+def test_worker_processes_starts_that_many_workers(headless):
+    """`cicada --worker --processes 2`: this process is one worker and forks the other; both
+    connect, split the users, quit when the master does and are reaped."""
+    run = headless.runs["worker_processes"]
+    r = run["result"]
+    assert r.rc == 0, r
+    assert r.err.count("reported as ready. ") == 2, r.err
+    assert 'All users spawned: {"U": 4} (4 total users)' in r.err, r.err
+    (w, _), = run["worker_results"]
+    assert w.rc == 0, w
+    assert len(run["kids"]) == 1, run["kids"]
+    ids = set(re.findall(r"Connected to the master at \S+ as (\S+) ", w.err))
+    assert {worker_pid({"id": i}) for i in ids} == {run["workers"][0].pid, run["kids"][0]}, \
+        w.err
+    assert w.err.count('All users spawned: {"U": 2} (2 total users)') == 2, w.err
+    assert w.err.count("The master asked this worker to quit") == 2, w.err
+    assert not alive(run["kids"][0]), "the forked worker left running"
+    check_counts(headless.path("worker_processes_stats.csv"), run["target"], 4)
 
 
 # ---- headless: --expect-workers-max-wait ------------------------------------------------
@@ -550,8 +580,13 @@ def test_killed_worker_goes_missing_and_its_users_move(cicada, make_target):
     assert time.monotonic() - t_kill <= MISSING_WITHIN
     assert doc["worker_count"] == 1
     assert by_pid(doc)[victim.pid]["user_count"] == 0
-    assert any(f"Worker {by_pid(doc)[victim.pid]['id']} failed to send heartbeat" in x
+    vid = by_pid(doc)[victim.pid]["id"]
+    assert any(f"Worker {vid} failed to send heartbeat" in x
                for x in log_lines(proc.err_text(), "WARNING")), proc.err_text()
+    # The log says the users move.
+    assert any(x.endswith(f"Worker {vid} is missing: its 3 users will be replaced on the "
+                          "other workers") for x in log_lines(proc.err_text(), "INFO")), \
+        proc.err_text()
 
     # The survivor takes over the lost users.
     doc = d.wait_for(lambda x: by_pid(x)[survivor.pid]["user_count"] == 6
