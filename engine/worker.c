@@ -48,7 +48,8 @@ struct worker {
     int exit_code;
     unsigned index;
     double last_master;     /* when the master was last heard from */
-    double started;
+    double hello_since;     /* when the current round of hellos began */
+    unsigned hellos;        /* hellos sent on the current socket while waiting */
     double cpu_at, cpu_used;/* for the CPU % of the last heartbeat interval */
     double cpu;             /* the last CPU % measured */
     ev_timer hello_timer;
@@ -583,6 +584,7 @@ static void on_message(worker *w, const wire_msg *m)
         log_warning(LOGGER, "The master does not know this worker; saying hello again");
         drop_test(w);
         w->welcomed = false;
+        w->hello_since = ev_now(w->loop);
         send_hello(w);
         ev_timer_again(w->loop, &w->hello_timer);
         return;
@@ -614,15 +616,85 @@ static void on_readable(zsock *z, void *data)
 
 /* ---- timers ------------------------------------------------------------------------- */
 
+/* Gives the worker a new id ("host_pid_random") and opens its DEALER to the master under
+ * it, dropping the old socket (and what was queued on it) if any. Returns 0, or -1 with
+ * one line in err. */
+static int open_socket(worker *w, char *err, size_t errlen)
+{
+    char host[200] = "";
+    gethostname(host, sizeof host - 1);
+    for (char *p = host; *p; p++)
+        if (*p == '_')
+            *p = '-';   /* '_' separates the host from the rest in the id */
+    sbuf id = SBUF_INIT;
+    sbuf_printf(&id, "%s_%d_%08x", host, (int)getpid(), (unsigned)(rng_next() & 0xffffffffu));
+    free(w->id);
+    w->id = sbuf_take(&id);
+    if (w->z.sock)
+        zsock_close(&w->z, 0);
+    void *sock = zmq_socket(w->ctx, ZMQ_DEALER);
+    zmq_setsockopt(sock, ZMQ_ROUTING_ID, w->id, strlen(w->id));
+    int one = 1, idle = 30;
+    /* "::1" or a host name that resolves to IPv6 only needs it; IPv4 keeps working. */
+    zmq_setsockopt(sock, ZMQ_IPV6, &one, sizeof one);
+    int64_t maxmsg = WIRE_MAX_MESSAGE;
+    zmq_setsockopt(sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
+    zmq_setsockopt(sock, ZMQ_TCP_KEEPALIVE, &one, sizeof one);
+    zmq_setsockopt(sock, ZMQ_TCP_KEEPALIVE_IDLE, &idle, sizeof idle);
+    if (zmq_connect(sock, w->endpoint) != 0) {
+        snprintf(err, errlen, "--master-host %s: %s", w->cfg.master_host,
+                 zmq_strerror(errno));
+        zmq_close(sock);
+        w->z.sock = NULL;
+        return -1;
+    }
+    zsock_init(&w->z, w->loop, sock, false, on_readable, w);
+    w->hellos = 0;
+    return 0;
+}
+
+/* --reconnect, the master silent: the users stop at once and the test goes (it was the
+ * lost master's), then hellos go out as at the start until a master answers. The id is
+ * new, so a master that was only slow sees a new worker (and the old one go missing,
+ * its users moved) rather than a worker it believes runs users. */
+static void start_over(worker *w)
+{
+    char err[300];
+    drop_test(w);
+    stats_reset(w->stats, ev_now(w->loop), true);
+    w->welcomed = false;
+    ev_timer_stop(w->loop, &w->beat_timer);
+    ev_timer_stop(w->loop, &w->report_timer);
+    if (open_socket(w, err, sizeof err)) {
+        log_error(LOGGER, "cannot connect to the master again: %s", err);
+        end(w, 1);
+        return;
+    }
+    w->hello_since = w->last_master = ev_now(w->loop);
+    log_info(LOGGER, "Waiting for a master at %s as %s", w->endpoint, w->id);
+    send_hello(w);
+    ev_timer_again(w->loop, &w->hello_timer);
+}
+
 static void hello_cb(struct ev_loop *loop, ev_timer *t, int revents)
 {
     (void)revents;
     worker *w = W_OF(t, hello_timer);
-    if (ev_now(loop) - w->started > w->cfg.connect_timeout) {
+    if (!w->cfg.reconnect && ev_now(loop) - w->hello_since > w->cfg.connect_timeout) {
         log_error(LOGGER, "Failed to connect to the cicada master at %s: no answer in %g s",
                   w->endpoint, w->cfg.connect_timeout);
         end(w, 1);
         return;
+    }
+    /* Waiting without a limit: hellos to a master that is not there queue on the socket,
+     * so a fresh one now and then keeps that queue short (a new id, as start_over's). */
+    if (w->cfg.reconnect && ++w->hellos >= 60) {
+        char err[300];
+        if (open_socket(w, err, sizeof err)) {
+            log_error(LOGGER, "cannot connect to the master again: %s", err);
+            end(w, 1);
+            return;
+        }
     }
     send_hello(w);
 }
@@ -631,6 +703,13 @@ static void beat_cb(struct ev_loop *loop, ev_timer *t, int revents)
 {
     (void)revents;
     worker *w = W_OF(t, beat_timer);
+    if (ev_now(loop) - w->last_master > w->cfg.master_timeout && w->cfg.reconnect &&
+        !w->leaving) {
+        log_warning(LOGGER, "No word from the master for %g s: stopping the users and "
+                            "waiting for a master (--reconnect)", w->cfg.master_timeout);
+        start_over(w);
+        return;
+    }
     if (ev_now(loop) - w->last_master > w->cfg.master_timeout) {
         log_error(LOGGER, "No word from the master for %g s: stopping the users and quitting",
                   w->cfg.master_timeout);
@@ -666,14 +745,6 @@ worker *worker_new(struct ev_loop *loop, const worker_config *cfg,
     w->cfg = *cfg;
     w->done = done;
     w->done_data = data;
-    char host[200] = "";
-    gethostname(host, sizeof host - 1);
-    for (char *p = host; *p; p++)
-        if (*p == '_')
-            *p = '-';   /* '_' separates the host from the rest in the id */
-    sbuf id = SBUF_INIT;
-    sbuf_printf(&id, "%s_%d_%08x", host, (int)getpid(), (unsigned)(rng_next() & 0xffffffffu));
-    w->id = sbuf_take(&id);
     sbuf ep = SBUF_INIT;
     bool v6 = strchr(cfg->master_host, ':') != NULL;
     sbuf_printf(&ep, v6 ? "tcp://[%s]:%d" : "tcp://%s:%d", cfg->master_host, cfg->master_port);
@@ -685,25 +756,13 @@ worker *worker_new(struct ev_loop *loop, const worker_config *cfg,
         snprintf(err, errlen, "cannot create a temporary directory %s: %s", root.s,
                  strerror(errno));
         sbuf_free(&root);
-        free(w->id);
         free(w->endpoint);
         free(w);
         return NULL;
     }
     w->root = sbuf_take(&root);
     w->ctx = zmq_ctx_new();
-    void *sock = zmq_socket(w->ctx, ZMQ_DEALER);
-    zmq_setsockopt(sock, ZMQ_ROUTING_ID, w->id, strlen(w->id));
-    int one = 1, idle = 30;
-    /* "::1" or a host name that resolves to IPv6 only needs it; IPv4 keeps working. */
-    zmq_setsockopt(sock, ZMQ_IPV6, &one, sizeof one);
-    int64_t maxmsg = WIRE_MAX_MESSAGE;
-    zmq_setsockopt(sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
-    zmq_setsockopt(sock, ZMQ_TCP_KEEPALIVE, &one, sizeof one);
-    zmq_setsockopt(sock, ZMQ_TCP_KEEPALIVE_IDLE, &idle, sizeof idle);
-    if (zmq_connect(sock, w->endpoint) != 0) {
-        snprintf(err, errlen, "--master-host %s: %s", cfg->master_host, zmq_strerror(errno));
-        zmq_close(sock);
+    if (open_socket(w, err, errlen)) {
         zmq_ctx_term(w->ctx);
         rmdir(w->root);
         free(w->root);
@@ -712,7 +771,6 @@ worker *worker_new(struct ev_loop *loop, const worker_config *cfg,
         free(w);
         return NULL;
     }
-    zsock_init(&w->z, loop, sock, false, on_readable, w);
     w->http = http_new(loop);
     w->stats = stats_new(cfg->max_names, false, ev_time());
     ev_init(&w->hello_timer, hello_cb);
@@ -722,7 +780,7 @@ worker *worker_new(struct ev_loop *loop, const worker_config *cfg,
     ev_init(&w->report_timer, report_cb);
     w->report_timer.repeat = cfg->report_interval;
     ev_init(&w->end_timer, end_cb);
-    w->started = w->last_master = ev_now(loop);
+    w->hello_since = w->last_master = ev_now(loop);
     w->cpu_at = ev_time();
     w->cpu_used = health_cpu_seconds();
     log_info(LOGGER, "Starting worker %s, connecting to the master at %s", w->id, w->endpoint);

@@ -8,7 +8,8 @@
  *     paces the ramp);
  *   - a heartbeat goes out every second (state, users, CPU %, RSS) and the master answers
  *     each one; with no word from the master for `master_timeout` seconds the worker stops
- *     its users and ends;
+ *     its users and ends (or, with `reconnect`, drops the test and says hello again, under
+ *     a new id, until a master answers);
  *   - statistics go out as deltas every `report_interval` seconds and once more when the
  *     users have stopped, before "stopped";
  *   - "quit" from the master ends the worker after its users stop.
@@ -28,6 +29,8 @@ typedef struct worker_config {
     double heartbeat_interval;  /* seconds between heartbeats (> 0) */
     double master_timeout;      /* seconds of master silence before giving up (> 0) */
     double connect_timeout;     /* seconds to wait for the master's welcome (> 0) */
+    bool reconnect;             /* a silent master: wait for one (no time limit) instead of
+                                 * ending; the welcome is then awaited for ever too */
     size_t max_names;           /* --max-names */
     const char *version;        /* cicada's version, sent in the hello */
 } worker_config;

@@ -486,6 +486,7 @@ static app *worker_app(app *a, char *err, size_t errlen)
         .heartbeat_interval = 1.0,
         .master_timeout = o->master_timeout,
         .connect_timeout = 60.0,
+        .reconnect = o->reconnect,
         .max_names = (size_t)o->max_names,
         .version = cicada_version,
     };

@@ -213,7 +213,12 @@ static const struct optdef defs[] = {
     {.lng = "master-timeout", .kind = K_FLOAT, .off = F(master_timeout),
      .env = "CICADA_MASTER_TIMEOUT", .metavar = "SECONDS", .dflt = "10", .group = G_WORKER,
      .help = "A worker that hears nothing from its master for this long stops its users and "
-             "exits."},
+             "exits (or, with --reconnect, waits for a master)."},
+    {.lng = "reconnect", .kind = K_FLAG, .off = F(reconnect), .env = "CICADA_RECONNECT",
+     .group = G_WORKER,
+     .help = "A worker whose master went silent (--master-timeout) stops its users and waits "
+             "for a master to answer again, however long, instead of exiting; so does one "
+             "started before its master."},
 
     {.lng = "tags", .shrt = 'T', .kind = K_LIST, .off = F(tags), .env = "LOCUST_TAGS",
      .metavar = "TAG", .group = G_TAG,

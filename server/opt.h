@@ -55,6 +55,7 @@ struct options {
     int processes;             /* --processes N (-1 = one per CPU); 0 = not given */
     double worker_report_interval; /* --worker-report-interval seconds; 3 */
     double master_timeout;     /* --master-timeout seconds; 10 */
+    bool reconnect;            /* --reconnect: a worker waits for its master, never exits */
 
     /* Tag filtering */
     opt_list tags;             /* -T/--tags */

@@ -857,6 +857,49 @@ def test_workers_give_up_on_a_dead_master(cicada, make_target):
     assert t.total() == n > 0
 
 
+def test_reconnecting_worker_waits_for_the_next_master(cicada, make_target):
+    """--reconnect: a worker whose master died stops its users within --master-timeout but
+    stays, and joins the next master on that port (under a new id) and runs its test."""
+    t = make_target()
+    cicada.write("u.json", BY_WORKER)
+    proc, port, _ = start_master(cicada, "-f", "u.json", "-H", t.url, "--headless", "-u", 2,
+                                 "-r", 10)
+    worker = start_worker(cicada, port, "--reconnect", "--master-timeout", 2)
+    end = time.monotonic() + 10
+    while t.total() < 5:
+        assert time.monotonic() < end, proc.err_text() + worker.err_text()
+        time.sleep(0.05)
+    old_id, = re.findall(r"Connected to the master at \S+ as (\S+) ", worker.err_text())
+
+    proc.signal(signal.SIGKILL)
+    proc.wait(5)
+    t_kill = time.monotonic()
+    _wait_log(worker, "No word from the master for 2 s: stopping the users and waiting for a "
+              "master (--reconnect)", 2 + 2 + SLACK)
+    assert time.monotonic() - t_kill <= 2 + 2, "the users ran on past --master-timeout"
+    # The users have stopped, and the worker stays.
+    time.sleep(0.2)
+    n = t.total()
+    time.sleep(1.5)
+    assert t.total() == n, "requests after the master died"
+    assert worker.p.poll() is None, worker.err_text()
+    new_id, = re.findall(r"Waiting for a master at \S+ as (\S+)", worker.err_text())
+    assert new_id != old_id
+
+    t.reset()
+    proc, _, _ = start_master(cicada, "-f", "u.json", "-H", t.url, "--headless", "-u", 2,
+                              "-r", 10, "-t", "3s", "--csv", "R", port=port)
+    r = proc.wait(10 + SLACK)
+    assert r.rc == 0, r
+    assert f"Worker {new_id} (index 0) reported as ready. 1 workers connected." in r.err, r.err
+    assert old_id not in r.err
+    (w, _), = wait_exit([worker], 5)
+    assert w.rc == 0, w
+    assert w.err.count(f"Connected to the master at tcp://127.0.0.1:{port} as ") == 2, w.err
+    t.wait_idle(quiet=0.2)
+    check_counts(cicada.path("R_stats.csv"), t, 2)
+
+
 # ---- protocol versions ------------------------------------------------------------------
 
 def test_master_refuses_another_protocol_version(cicada, zctx):

@@ -375,6 +375,16 @@ static void test_master_worker_options(void **state)
     assert_string_equal(fx->o.master_host, "master.local");
     value_forms(fx, 0, "master-port", "6001");
     assert_int_equal(fx->o.master_port, 6001);
+    OK(fx, "--worker");
+    assert_false(fx->o.reconnect);
+    flag_forms(fx, 0, "reconnect");
+    assert_true(fx->o.reconnect);
+    OK_ENV(fx, ENV("CICADA_RECONNECT=true"), "--worker");
+    assert_true(fx->o.reconnect);
+    write_file(fx->cwd_conf, "reconnect = true\n");
+    OK(fx, "--worker");
+    assert_true(fx->o.reconnect);
+    write_file(fx->cwd_conf, "");
 }
 
 static void test_tags(void **state)
@@ -1305,7 +1315,7 @@ static void test_config_keys(void **state)
     size_t n = 0;
     while (opt_config_key(n))
         n++;
-    assert_int_equal(n, 52);
+    assert_int_equal(n, 53);
     assert_string_equal(opt_config_key(0), "locustfile");
     assert_string_equal(opt_config_key(n - 1), "demo-target");
     assert_null(opt_config_key(n + 100));

@@ -652,6 +652,81 @@ static void test_silent_master_while_running(void **state)
     assert_true(stopped);
 }
 
+static void test_silent_master_with_reconnect(void **state)
+{
+    (void)state;
+    /* --reconnect: the users stop at once and the test goes, but the worker stays and says
+     * hello again, under a new id, until a master answers; then it takes a test anew. */
+    worker_config cfg = config();
+    cfg.master_timeout = 0.4;
+    cfg.reconnect = true;
+    start_welcomed(&cfg);
+    char old_id[sizeof fm.id];
+    snprintf(old_id, sizeof old_id, "%s", fm.id);
+    send_spawn(1, 2, 1, true, NULL, NULL, NULL);
+    spawned();
+    char copy[PATH_MAX * 2];
+    snprintf(copy, sizeof copy, "%s%s", worker_root(), scenario_path);
+    assert_int_equal(access(copy, F_OK), 0);
+    RUN_UNTIL(fm_drain(0.05, WIRE_HEARTBEAT) >= 0 &&
+              logged_has("waiting for a master (--reconnect)"), 2);
+    assert_logged("No word from the master for 0.4 s: stopping the users and waiting for a "
+                  "master (--reconnect)");
+    fm_expect_only(WIRE_HELLO);
+    assert_string_not_equal(fm.id, old_id);
+    assert_int_equal(access(copy, F_OK), -1);
+    /* Unanswered for longer than master_timeout: still waiting, saying hello each second. */
+    assert_int_equal(fm_drain(1.2, WIRE_HELLO), 1);
+    assert_int_equal(done.calls, 0);
+    fm_send("{\"type\":\"welcome\",\"data\":{\"protocol\":1,\"index\":0}}");
+    wire_msg m;
+    fm_expect(WIRE_HEARTBEAT, &m, 1);
+    char err[64];
+    uint64_t users = 9;
+    assert_int_equal(wire_get_uint(m.data, "user_count", &users, err, sizeof err), 0);
+    assert_int_equal(users, 0);
+    wire_msg_free(&m);
+    send_spawn(1, 1, 0, true, NULL, NULL, NULL);
+    spawned();
+    fm_send("{\"type\":\"quit\",\"data\":{}}");
+    RUN_UNTIL(done.calls == 1, 2);
+    assert_int_equal(done.code, 0);
+}
+
+static void test_reconnect_waits_for_a_first_master(void **state)
+{
+    (void)state;
+    /* --reconnect: no connect_timeout either; Ctrl-C still ends it. */
+    worker_config cfg = config();
+    cfg.connect_timeout = 0.5;
+    cfg.reconnect = true;
+    start_worker(&cfg);
+    assert_int_equal(fm_drain(1.3, WIRE_HELLO), 2);
+    assert_int_equal(done.calls, 0);
+    worker_leave(W);
+    RUN_UNTIL(done.calls == 1, 2);
+    assert_int_equal(done.code, 0);
+}
+
+/* Regression (engine/worker.c, hello_cb): connect_timeout counted from the worker's start,
+ * not from the reregister, so a worker older than it gave up at the first unanswered
+ * hello of a restarted master ("Failed to connect") instead of waiting its time. */
+static void test_reregister_waits_connect_timeout_again(void **state)
+{
+    (void)state;
+    worker_config cfg = config();
+    cfg.connect_timeout = 1.5;
+    start_welcomed(&cfg);
+    run_for(1.6);
+    fm_send("{\"type\":\"reregister\",\"data\":{}}");
+    fm_expect_only(WIRE_HELLO);
+    assert_int_equal(fm_drain(1.2, WIRE_HELLO), 1);
+    assert_int_equal(done.calls, 0);
+    RUN_UNTIL(done.calls == 1, 2);
+    assert_int_equal(done.code, 1);
+    assert_logged("Failed to connect to the cicada master at tcp://127.0.0.1:");
+}
+
 static void test_reregister(void **state)
 {
     (void)state;
@@ -818,7 +893,10 @@ int main(void)
         T(test_quit_while_running),
         T(test_leave),
         T(test_silent_master_while_running),
+        T(test_silent_master_with_reconnect),
+        T(test_reconnect_waits_for_a_first_master),
         T(test_reregister),
+        T(test_reregister_waits_connect_timeout_again),
         T(test_bad_spawn_orders),
         T(test_main_path_escapes),
         T(test_spawn_without_data_share),
