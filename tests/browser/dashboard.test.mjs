@@ -571,6 +571,40 @@ async function distributedScenario(ctx, webPort, errors) {
                 return r.length === 2 && r.every((x) => x.cells.state === 'ready' &&
                                                  x.cells.user_count === '0');
             });
+        }],
+        ['master: a worker above 90% CPU is flagged on the Workers tab', async () => {
+            // No load makes a worker that hot on demand: the poll's answer is edited.
+            let hot = null;
+            await page.route('**/stats/requests', async (route) => {
+                const resp = await route.fetch();
+                const doc = await resp.json();
+                if (doc.workers && doc.workers.length) {
+                    doc.workers[0].cpu_usage = 97.5;
+                    hot = doc.workers[0].id;
+                }
+                await route.fulfill({response: resp, json: doc});
+            });
+            await showTab(page, 'workers');
+            const box = page.locator('#cpu-warning');
+            const text = await until('the CPU warning', async () =>
+                (await box.isVisible()) ? box.textContent() : null);
+            assert.ok(hot && text.includes(hot), `the warning names ${hot}: ${text}`);
+            assert.match(text, /above 90% CPU: the load generator, not the target/);
+            const cells = await page.$eval('#workers-table', (table) => {
+                const keys = [...table.tHead.rows[0].cells].map((th) =>
+                    th.getAttribute('data-sortkey'));
+                const i = keys.indexOf('cpu_usage');
+                return [...table.tBodies[0].rows].map((tr) => ({
+                    id: tr.cells[keys.indexOf('id')].textContent,
+                    text: tr.cells[i].textContent, cls: tr.cells[i].className}));
+            });
+            const flagged = cells.filter((c) => /\bbad\b/.test(c.cls)).map((c) => c.id);
+            assert.deepEqual(flagged, [hot], JSON.stringify(cells));
+            assert.ok(cells.some((c) => c.text === '97.5'), JSON.stringify(cells));
+            // Back under the threshold: the warning goes.
+            await page.unroute('**/stats/requests');
+            await until('no CPU warning', async () => !(await box.isVisible()));
+            return `${hot} flagged`;
         }]
     ];
     for (let i = 0; i < steps.length; i++) {
