@@ -1,4 +1,5 @@
-"""SIGTERM and SIGINT end a run with no time limit cleanly, with complete CSV files."""
+"""SIGTERM and SIGINT end a run with no time limit cleanly, with complete CSV files and
+HTML report."""
 
 import signal
 import time
@@ -6,6 +7,7 @@ import time
 import pytest
 
 from conftest import SLACK, read_csv, stats_rows, summary_table
+from test_web_report import assert_self_contained, report_data
 
 USERS = 3
 
@@ -20,8 +22,8 @@ def runs(module_cicada, make_module_target):
         {"name": "U", "wait_time": 0.02, "tasks": [{"request": "GET /ok"},
                                                    {"request": "GET /fail"}]}]})
     base = ["--headless", "-u", USERS, "-r", 10]
-    p_term = c.start("-f", "term.json", *base, "--csv", "T")
-    p_int = c.start("-f", "int.json", *base, "--csv", "I")
+    p_term = c.start("-f", "term.json", *base, "--csv", "T", "--html", "T.html")
+    p_int = c.start("-f", "int.json", *base, "--csv", "I", "--html", "I.html")
     time.sleep(2.5)
     p_term.signal(signal.SIGTERM)
     p_int.signal(signal.SIGINT)
@@ -59,3 +61,14 @@ def test_signal_leaves_complete_files(runs, which, prefix, code):
     # The console summary was printed, and agrees with the file.
     assert summary_table(r.err)[("", "Aggregated")][0] == counted
     assert "Response time percentiles (approximated)" in r.err
+
+    # --html is written at either signal (Locust 2.12 skips it at SIGTERM), whole.
+    page = runs.path(f"{prefix}.html").read_text()
+    assert_self_contained(page)
+    report = report_data(page)
+    assert report["stats"][-1]["name"] == "Aggregated"
+    assert report["stats"][-1]["num_requests"] == counted
+    assert report["history"]["points"], report["history"]
+    if which == "int":
+        assert [(f["method"], f["name"], f["occurrences"]) for f in report["failures"]] == \
+            [("GET", "/fail", fails)]
