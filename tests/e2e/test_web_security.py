@@ -5,6 +5,7 @@ import base64
 import json
 import re
 import shutil
+import signal
 import subprocess
 import time
 import warnings
@@ -102,16 +103,55 @@ NO_AUTH_WARNING = ("The web interface accepts connections from other machines an
 
 
 @pytest.mark.parametrize("args, warned", [
+    ([], True),
     (["--web-host", "0.0.0.0"], True),
     (["--web-host", "0.0.0.0", "--web-auth", "u:p"], False),
-    (["--web-host", "127.0.0.1"], False)], ids=["all-no-auth", "all-auth", "loopback"])
+    (["--web-host", "127.0.0.1"], False)],
+    ids=["default-no-auth", "all-no-auth", "all-auth", "loopback"])
 def test_no_auth_beyond_loopback_warns(cicada, target, args, warned):
     cicada.write("slow.json", SLOW)
+    port = free_port()
     r = cicada.run("-f", "slow.json", "-H", target.url, "--autostart", "-u", 1, "-t", "1s",
-                   "--autoquit", 0, "-P", free_port(), *args, timeout=15 + SLACK)
+                   "--autoquit", 0, "-P", port, *args, timeout=15 + SLACK)
     assert r.rc == 0, r
     assert "Starting web interface" in r.err, r.err
     assert (NO_AUTH_WARNING in r.err) == warned, r.err
+    if not args:
+        assert (f"Starting web interface at http://0.0.0.0:{port} (accepting connections "
+                "from all network interfaces)") in r.err, r.err
+
+
+def listening_addresses(port):
+    """The local addresses (hex, as /proc/net/tcp* writes them) listening on port."""
+    found = []
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = open(table).read().splitlines()[1:]
+        except FileNotFoundError:
+            continue
+        for line in lines:
+            local, state = line.split()[1], line.split()[3]
+            addr, p = local.split(":")
+            if state == "0A" and int(p, 16) == port:   # 0A: LISTEN
+                found.append(addr)
+    return found
+
+
+def test_web_host_default_is_every_interface(cicada, target):
+    """Without --web-host the dashboard listens on every interface, as Locust's: the
+    wildcard address (IPv6 dual-stack or IPv4), not loopback."""
+    cicada.write("slow.json", SLOW)
+    port = free_port()
+    p = cicada.start("-f", "slow.json", "-H", target.url, "-P", port)
+    end = time.monotonic() + SLACK
+    while not listening_addresses(port):
+        assert p.p.poll() is None and time.monotonic() < end, p.err_text()
+        time.sleep(0.05)
+    addrs = listening_addresses(port)
+    assert addrs and all(set(a) == {"0"} for a in addrs), addrs
+    assert requests.get(f"http://127.0.0.1:{port}/stats/requests", timeout=10).ok
+    p.signal(signal.SIGTERM)
+    assert_clean_exit(p.wait(SLACK), codes=(0,))
 
 
 # ---- cross-origin guard -------------------------------------------------------------------
