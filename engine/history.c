@@ -56,7 +56,6 @@ struct history {
     size_t len;
     unsigned stride;        /* seconds per point */
     tracker total;
-    bool have_total;
     name_series names[HISTORY_NAMES];
     size_t nnames;
     /* the point being built while stride > 1 */
@@ -170,11 +169,10 @@ static double current_ms(const stats_entry *e, double now, double p)
 void history_sample(history *h, stats *s, double now, unsigned users)
 {
     stats_entry *total = stats_total(s);
-    if (!h->have_total) {
-        h->total.e = total;
-        tracker_step(&h->total);
-        h->have_total = true;
-    }
+    /* From zero, as the names' trackers: the history starts with the statistics (a new
+     * test or a reset zeroes them), so the first second's requests belong to the first
+     * point. */
+    h->total.e = total;
     follow_new_names(h, s);
     acc_add(&h->pend_users, users);
     acc_add(&h->pend_rps, stats_current_rps(s, total, now));

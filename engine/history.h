@@ -31,7 +31,8 @@ typedef struct history history;
 history *history_new(void);
 void history_free(history *h);
 
-/* Forgets everything (a new test, or a statistics reset). */
+/* Forgets everything: with the statistics zeroed (a new test, or a statistics reset),
+ * so that the next point counts the requests from there. */
 void history_clear(history *h);
 
 /* Adds the second ending at now. Call once a second (after stats_tick). Entries are
