@@ -76,11 +76,19 @@ def runs(module_cicada, make_module_target):
 def test_report_page(runs):
     d = runs.dash
     d.wait_for(lambda x: len(x["stats"]) == 3, 2 + SLACK, "both rows")
+    end = time.monotonic() + 2 + SLACK
+    while not d.get("/stats/history").json()["points"]:
+        assert time.monotonic() < end, "no history point"
+        time.sleep(0.1)
     r = d.get("/stats/report")
     assert r.status_code == 200
     assert r.headers["Content-Type"].startswith("text/html")
     assert "Content-Disposition" not in r.headers
     assert_self_contained(r.text)
+    # Chart.js inlined once (its banner), the data as compact JSON.
+    assert len(re.findall(r"\* Chart\.js v4\.", r.text)) == 1
+    raw = re.search(r"window\.cicadaReport = (.*?);</script>", r.text, re.S).group(1)
+    assert '": ' not in raw and '", "' not in raw and "\n" not in raw, raw[:300]
     doc = report_data(r.text)
     assert doc["show_download_link"] is True
     assert doc["host"] == runs.targets["dash"].url
@@ -91,6 +99,15 @@ def test_report_page(runs):
     assert doc["stats"][-1]["num_requests"] > 0
     assert doc["duration"] == pytest.approx(doc["end_time"] - doc["start_time"])
     assert doc["tasks"]["per_class"]["U"]["ratio"] == 1.0
+    # Percentiles per name (Locust's report columns), and the charts' history.
+    assert [(x["method"], x["name"]) for x in doc["response_times"]] == [
+        (x["method"], x["name"]) for x in doc["stats"]]
+    for row in doc["response_times"]:
+        ps = row["percentiles"]
+        assert list(ps) == ["0.5", "0.6", "0.7", "0.8", "0.9", "0.95", "0.99", "1.0"], ps
+        assert list(ps.values()) == sorted(ps.values()), row
+    assert doc["history"]["points"] and doc["history"]["names"], doc["history"]
+    assert (doc["failures"], doc["exceptions"]) == ([], [])
 
 
 def test_report_download(runs):
