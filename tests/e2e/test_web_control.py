@@ -31,6 +31,15 @@ CLASSES = {"users": [
 RESET = {"users": [{"name": "U", "wait_time": 0, "sequential": True, "tasks": [
     {"request": "GET /ok"}, {"request": "GET /fail"}, {"request": "GET /slow?ms=3000"}]}]}
 
+# A capture that finds nothing is an exception (docs/scenario.md, Exceptions); /fail a
+# failure. The task's name is markup and quotes: plain text in the JSON.
+RAISES = {"users": [{"name": "U", "wait_time": 0.05, "tasks": [
+    {"name": 'pick "<b>"', "steps": [
+        {"request": {"url": "/echo", "capture": {"tok": "$.nothing"}}}]},
+    {"request": "GET /fail"}]}]}
+RAISES_MSG = 'capture "tok" found nothing'
+RAISES_WHERE = re.compile(r's\.json:\d+:\d+ \(user class "U", task "pick "<b>"", step 1\)$')
+
 MISSING = "Missing user_count or spawn_rate from /swarm request"
 BAD_USERS = "user_count must be a whole number >= 0"
 BAD_RATE = "spawn_rate must be a number > 0"
@@ -279,6 +288,45 @@ def test_reset_zeroes_counters_while_the_test_runs(cicada, target):
     doc = d.wait_for(lambda x: any(r["name"] == "/slow?ms=3000" and r["num_requests"] == 2
                                    for r in x["stats"]), 3 + SLACK, "the /slow answers")
     assert doc["state"] == "running"
+    assert_clean_exit(d.stop_process())
+
+
+def test_exceptions_their_csv_and_reset(cicada, target):
+    cicada.write("s.json", RAISES)
+    d = start_dashboard(cicada, "-f", "s.json", "-H", target.url, "--autostart", "-u", 2,
+                        "-r", 100)
+    end = time.monotonic() + 2 + SLACK
+    while True:
+        r = d.get("/exceptions")
+        assert r.status_code == 200 and r.headers["Content-Type"] == "application/json"
+        doc = r.json()
+        if doc["exceptions"] and doc["exceptions"][0]["count"] >= 10:
+            break
+        assert time.monotonic() < end, doc
+        time.sleep(0.1)
+    [e] = doc["exceptions"]
+    assert set(e) == {"count", "msg", "traceback", "nodes"}
+    assert type(e["count"]) is int
+    assert (e["msg"], e["nodes"]) == (RAISES_MSG, "local")
+    assert RAISES_WHERE.match(e["traceback"]), e
+
+    r = d.get("/exceptions/csv")
+    assert r.status_code == 200
+    assert r.headers["Content-Disposition"].startswith("attachment;filename=exceptions_")
+    lines = r.content.split(b"\r\n")
+    assert lines[0] == b"Count,Message,Traceback,Nodes"
+    assert lines[1:] == [b'%d,"capture ""tok"" found nothing","%s",local'
+                         % (int(lines[1].split(b",")[0]),
+                            e["traceback"].replace('"', '""').encode()), b""], lines
+    assert int(lines[1].split(b",")[0]) >= e["count"]
+    failed = d.stats()["errors"][0]["occurrences"]
+    assert failed >= 5
+
+    # A reset empties exceptions and failures; the counting goes on from zero.
+    assert d.get("/stats/reset").text == "ok"
+    after = d.get("/exceptions").json()["exceptions"]
+    assert sum(x["count"] for x in after) < e["count"], after
+    assert sum(x["occurrences"] for x in d.stats()["errors"]) < failed
     assert_clean_exit(d.stop_process())
 
 
