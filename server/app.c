@@ -348,8 +348,12 @@ static int web_swarm(void *data, unsigned users, double rate, const char *host,
         return -1;
     }
     if (host) {
-        if (scenario_resolve(a->sc, host, err, errlen))
+        if (scenario_resolve(a->sc, host, err, errlen)) {
+            /* The value came from the form's host field: name that, not --host. */
+            if (strncmp(err, "--host ", 7) == 0)
+                memmove(err, err + 2, strlen(err + 2) + 1);
             return -1;
+        }
         free(a->host);
         a->host = xstrdup(host);
     }

@@ -44,6 +44,7 @@ MISSING = "Missing user_count or spawn_rate from /swarm request"
 BAD_USERS = "user_count must be a whole number >= 0"
 BAD_RATE = "spawn_rate must be a number > 0"
 BAD_RUN_TIME = "Valid run_time formats are : 20, 20s, 3m, 2h, 1h20m, 3h30m10s, etc."
+BAD_HOST = 'host "{}" must be a base URL such as "http://127.0.0.1:8080"'
 
 
 @pytest.fixture
@@ -184,6 +185,8 @@ def test_run_time_given_with_an_edit_stops_the_test(cicada, target):
     ({"user_count": 1, "spawn_rate": "abc"}, BAD_RATE),
     ({"user_count": 1, "spawn_rate": 1, "run_time": "abc"}, BAD_RUN_TIME),
     ({"user_count": 1, "spawn_rate": 1, "run_time": "5x"}, BAD_RUN_TIME),
+    ({"user_count": 1, "spawn_rate": 1, "host": "notaurl"}, BAD_HOST.format("notaurl")),
+    ({"user_count": 1, "spawn_rate": 1, "host": "ftp://x"}, BAD_HOST.format("ftp://x")),
 ], ids=lambda v: json.dumps(v) if isinstance(v, dict) else "")
 def test_swarm_rejects_bad_forms(idle, form, message):
     r = idle.post("/swarm", data=form)
@@ -193,8 +196,8 @@ def test_swarm_rejects_bad_forms(idle, form, message):
     assert doc["success"] is False
     assert doc["message"] == message
     assert set(doc) <= {"success", "message", "host"}
-    if message == BAD_RUN_TIME:
-        assert doc["host"] == idle.target.url      # as Locust's answer
+    if message == BAD_RUN_TIME or "host" in form:
+        assert doc["host"] == idle.target.url      # as Locust's answer; the host unchanged
 
 
 def test_swarm_refuses_multipart_and_get(idle):
