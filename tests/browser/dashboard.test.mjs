@@ -3,9 +3,9 @@
 //   node tests/browser/dashboard.test.mjs   (env CICADA_BIN: the binary; default ./cicada)
 //
 // Starts its own demo target and dashboards on free loopback ports, drives the page as a
-// person would (start, watch, edit, download, reload, stop), checks that scenario strings
-// reach the page as text, saves two screenshots in build/screenshots/, and stops every
-// process it started with SIGINT, requiring exit code 0 (an ASan build's leak report makes
+// person would (start, watch, edit, download, reload, sort, reset, read the logs, stop),
+// checks that scenario strings reach the page as text, saves two screenshots in
+// build/screenshots/, and stops every process it started with SIGINT, requiring exit code 0 (an ASan build's leak report makes
 // it non-zero; the dashboards run with --exit-code-on-error 0 because the demo scenario fails
 // some requests on purpose). Prints one line per check and "N passed, N failed"; exits 1 on
 // any failure.
@@ -429,6 +429,56 @@ async function mainScenario(ctx, webPort, demoPort, errors) {
             for (const f of [stats, charts])
                 assert.ok(fs.statSync(f).size > 1000, `${f} is too small`);
             return `${path.relative(process.cwd(), stats)}, ${path.relative(process.cwd(), charts)}`;
+        }],
+        ['Statistics: a header click sorts (numbers biggest first, again: reversed), Aggregated stays last', async () => {
+            await showTab(page, 'stats');
+            const sorted = async (desc) => {
+                const rows = await tableRows(page, '#stats-table');
+                const agg = rows[rows.length - 1];
+                if (!agg || agg.cells.name !== 'Aggregated' || rows.length < 4)
+                    return null;
+                const n = rows.slice(0, -1).map((r) => Number(r.cells.num_requests));
+                const want = [...n].sort((a, b) => desc ? b - a : a - b);
+                return n.every((v, i) => v === want[i]) ? n : null;
+            };
+            await page.click('#stats-table th[data-sortkey="num_requests"]');
+            const down = await until('rows by # Requests, biggest first', () => sorted(true));
+            assert.equal(await page.getAttribute('#stats-table th[data-sortkey="num_requests"]',
+                                                 'aria-sort'), 'descending');
+            await page.click('#stats-table th[data-sortkey="num_requests"]');
+            const up = await until('rows by # Requests, smallest first', () => sorted(false));
+            await page.click('#stats-table th[data-sortkey="name"]');
+            const names = await until('rows by name', async () => {
+                const rows = await tableRows(page, '#stats-table');
+                const n = rows.slice(0, -1).map((r) => r.cells.name);
+                const last = rows[rows.length - 1];
+                return last && last.cells.name === 'Aggregated' &&
+                    n.every((v, i) => !i || n[i - 1].localeCompare(v) <= 0) ? n : null;
+            });
+            return `${down.join(' ')} / ${up.join(' ')}; ${names.length} names A-Z`;
+        }],
+        ['Reset stats: the counters start again from zero, the rows stay', async () => {
+            const before = await aggregatedRequests(page);
+            const rowsBefore = (await tableRows(page, '#stats-table')).length;
+            await page.click('#reset-stats');
+            const after = await until('Aggregated # Requests to drop', async () => {
+                const n = await aggregatedRequests(page);
+                return n !== null && n < before ? {n} : null;
+            });
+            assert.ok((await tableRows(page, '#stats-table')).length >= rowsBefore - 1,
+                      'rows are kept after a reset');
+            await untilText(page, '#state', 'running');
+            return `Aggregated ${before} -> ${after.n}`;
+        }],
+        ['Logs tab: the process\'s log lines', async () => {
+            await showTab(page, 'logs');
+            const lines = await until('log lines', async () => {
+                const t = await text(page, '#logs');
+                return /Starting web interface at http:\/\/127\.0\.0\.1:/.test(t) &&
+                    /Ramping to 20 users/.test(t) ? page.locator('#logs .log-line').count() : null;
+            });
+            await showTab(page, 'stats');
+            return `${lines} lines`;
         }],
         ['Stop: state "stopped"', async () => {
             await page.click('#stop');
