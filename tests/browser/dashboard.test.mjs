@@ -5,10 +5,10 @@
 // Starts its own demo target and dashboards on free loopback ports, drives the page as a
 // person would (start, watch, edit, download, reload, sort, reset, read the logs, stop),
 // checks that scenario strings reach the page as text, saves two screenshots in
-// build/screenshots/, and stops every process it started with SIGINT, requiring exit code 0 (an ASan build's leak report makes
-// it non-zero; the dashboards run with --exit-code-on-error 0 because the demo scenario fails
-// some requests on purpose). Prints one line per check and "N passed, N failed"; exits 1 on
-// any failure.
+// build/screenshots/, and stops every process it started with SIGINT, requiring exit code 0
+// (an ASan build's leak report makes it non-zero; the dashboards run with
+// --exit-code-on-error 0 because the demo scenario fails some requests on purpose). Prints
+// one line per check and "N passed, N failed"; exits 1 on any failure.
 
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
