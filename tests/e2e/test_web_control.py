@@ -333,6 +333,21 @@ def test_exceptions_their_csv_and_reset(cicada, target):
     assert_clean_exit(d.stop_process())
 
 
+def test_autoquit_waits_its_seconds_after_the_test(cicada, target):
+    """--autoquit N: the dashboard stays up N seconds after the test ends, then exits."""
+    cicada.write("s.json", SLOW)
+    d = start_dashboard(cicada, "-f", "s.json", "-H", target.url, "--autostart", "-u", 1,
+                        "-r", 10, "-t", "1s", "--autoquit", 2)
+    d.wait_state("stopped", 1 + SLACK)
+    time.sleep(1.0)
+    assert d.proc.p.poll() is None, d.proc.err_text()
+    assert d.stats()["state"] == "stopped"              # still answering
+    r = d.proc.wait(2 + SLACK)
+    assert r.rc == 0, r
+    assert r.elapsed >= 1 + 2, r.elapsed                # -t, then --autoquit
+    assert "Test stopped: quitting in 2 seconds (--autoquit)" in r.err
+
+
 # ---- informational endpoints ----------------------------------------------------------------
 
 def test_exceptions_worker_count_logs(idle):
