@@ -54,6 +54,7 @@ typedef struct http_handle {
     http *h;
     int sock_errno;                 /* socket() failed in open_cb: curl keeps no errno then */
     bool retried;                   /* the request in flight was resubmitted once */
+    long fresh;                     /* CURLOPT_FRESH_CONNECT and FORBID_REUSE in effect */
     char errbuf[CURL_ERROR_SIZE];   /* curl's message for the last failure */
 } http_handle;
 
@@ -951,6 +952,28 @@ void http_req_unparse(http_req *r)
     r->uh = NULL;
 }
 
+/* libcurl 7.88 breaks a reused HTTP/2 connection without TLS (prior knowledge): every
+ * request after the first on it fails with "Error in the HTTP2 framing layer"
+ * (curl/curl#10634, fixed in 8.0.0). That is the libcurl of Debian 12, so such requests
+ * take a new connection each there, and the log says so once. HTTP/2 over TLS is not
+ * affected. */
+static bool h2c_needs_fresh(const http_req *r)
+{
+    static int broken = -1;
+    const http_opts *o = r->opts;
+    if (!o || o->version != 2 || !r->url || strncasecmp(r->url, "http:", 5) != 0)
+        return false;
+    if (broken < 0) {
+        broken = (curl_version_info(CURLVERSION_NOW)->version_num >> 8) == 0x0758;
+        if (broken)
+            log_warning("cicada.http", "libcurl %s cannot reuse an HTTP/2 connection "
+                        "without TLS (curl/curl#10634, fixed in 8.0.0): each HTTP/2 "
+                        "request to an http:// URL opens a new connection",
+                        curl_version_info(CURLVERSION_NOW)->version);
+    }
+    return broken;
+}
+
 static void apply(http_handle *hd, const http_req *r)
 {
     CURL *e = hd->easy;
@@ -991,10 +1014,11 @@ static void apply(http_handle *hd, const http_req *r)
      * one per user). */
     if (!p || p->opts != r->opts || r->dynamic)
         apply_opts(e, r);
-    if (!p || p->conn != r->conn) {
-        long fresh = r->conn == HTTP_CONN_REQUEST;
+    long fresh = r->conn == HTTP_CONN_REQUEST || h2c_needs_fresh(r);
+    if (!p || hd->fresh != fresh) {
         curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, fresh);
         curl_easy_setopt(e, CURLOPT_FORBID_REUSE, fresh);
+        hd->fresh = fresh;
     }
     hd->last = r;
     hd->applied = *r;
