@@ -73,9 +73,9 @@ CASES = {
                    "HTTPError('500 Server Error: Internal Server Error for url: rule-first')"),
 }
 
-# Header {"equals": ...} checks run in a process of their own: the compiler stores the
-# expected value over the header name (engine/request.c, compile_check/expectation), so
-# they look up the wrong header, and the name leaks (LeakSanitizer fails that process).
+# Header {"equals": ...} checks run in a process of their own, so a regression that mixes
+# up the header's name and the expected value (once the compiler stored one over the
+# other) fails their own test, and LeakSanitizer names that process alone.
 HEADER_EQUALS = {
     "h-eq-pass": ("/doc", {"headers": {"ETag": {"equals": '"v1"'},
                                        "content-type": {"equals": "application/json"}}},
