@@ -195,7 +195,8 @@ DATA = {
         "name": "S", "wait_time": 0.05, "sequential": True,
         "on_start": [{"request": {
             "method": "POST", "url": "/token-login",
-            "json": {"username": "{{accounts.username}}", "w": "{{worker_index}}"},
+            "json": {"username": "{{accounts.username}}", "w": "{{worker_index}}",
+                     "env": "{{env(CICADA_T_WORKER_ENV, unset)}}"},
             "capture": {"token": "$.token"}}}],
         "on_stop": [{"request": {"method": "POST", "url": "/logout",
                                  "json": {"username": "{{accounts.username}}",
@@ -221,10 +222,11 @@ def headless(module_cicada, make_module_target):
                                   "tasks": [{"request": "GET /ok"}]}]})
     runs = {}
 
-    def distributed(name, *args, workers=2, worker_args=("--worker",)):
+    def distributed(name, *args, workers=2, worker_args=("--worker",), worker_env=None):
         t = make_module_target()
         mproc, port, _ = start_master(c, "-H", t.url, "--headless", *args)
-        ws = [c.start(*worker_args, "--master-host", "127.0.0.1", "--master-port", port)
+        ws = [c.start(*worker_args, "--master-host", "127.0.0.1", "--master-port", port,
+                      env=c.env(**worker_env) if worker_env else None)
               for _ in range(workers)]
         runs[name] = dict(target=t, master=mproc, workers=ws)
 
@@ -237,7 +239,7 @@ def headless(module_cicada, make_module_target):
     distributed("stop_timeout", "-f", "slow.json", "-u", 4, "-r", 100, "-t", "2s", "-s", 5,
                 "--expect-workers", 2, "--csv", "stop_timeout")
     distributed("data", "-f", "data.json", "-u", 10, "-r", 5, "-t", "3s",
-                "--expect-workers", 2)
+                "--expect-workers", 2, worker_env={"CICADA_T_WORKER_ENV": "worker's"})
     # One worker command that starts 2 workers (--worker --processes 2).
     distributed("worker_processes", "-f", "u.json", "-u", 4, "-r", 4, "-t", "3s",
                 "--expect-workers", 2, "--csv", "worker_processes", workers=1,
@@ -451,6 +453,9 @@ def test_unique_rows_are_split_across_workers(headless):
         user, end = logouts.pop(x.extra["token"])
         assert user == body["username"]
         rows.setdefault(body["w"], set()).add(int(user[len("acct"):]))
+        # {{env(...)}} is read where the file loads: on the worker, as a locustfile's
+        # os.environ (the master does not have the variable)
+        assert body["env"] == "worker's", body
         spans.setdefault(user, []).append((x.t_start, end))
     assert logouts == {}
     assert sum(len(v) for v in spans.values()) >= 8, spans
