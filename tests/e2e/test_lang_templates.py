@@ -1,6 +1,6 @@
 """Templates (docs/scenario.md, "Variables and templates"): every function and variable
-kind rendered into real requests; JSON body typing; form-encoding of query and form values
-after rendering; the default statistics name of a templated URL; unknown names are load
+kind rendered into real requests; JSON body typing; a raw body and a request's own header
+values rendered as they are; form-encoding of query and form values after rendering; the default statistics name of a templated URL; unknown names are load
 errors with file:line:col, and a variable with no value yet is an exception."""
 
 import json
@@ -42,6 +42,9 @@ def runs(module_cicada, make_module_target):
                          "query": {"q": "{{random_choice('dark blue')}} & {{s}}", "n": "{{n}}"}}},
             {"request": {"method": "POST", "url": "/echo?form",
                          "form": [["f", "a b&{{n}}"], ["g", "{{s}}/\u00e9"], ["f", "2"]]}},
+            {"request": {"method": "POST", "url": "/echo?raw",
+                         "headers": {"Content-Type": "text/plain", "X-N": "n{{n}}"},
+                         "body": "n={{n}}&s={{s}} {{'{{'}}"}},
             {"request": {"url": "/items/{{n}}/{{s}}", "check": {"status": 404}}},
             {"request": {"url": t_tpl.url + "/abs/{{n}}?k=v", "check": {"status": 404}}},
             {"request": {"url": "/items/{{n}}", "name": "/items/[id]",
@@ -130,6 +133,13 @@ def test_query_and_form_values_are_encoded_after_rendering(runs):
     assert {x.body for x in form} == {b"f=a+b%265&g=abc%2F%C3%A9&f=2"}
 
 
+def test_raw_body_and_header_values_are_rendered(runs):
+    for x in echoes(runs, "raw"):
+        assert x.body == b"n=5&s=abc {{", x
+        assert [v for k, v in x.headers if k.lower() == "x-n"] == ["n5"], x.headers
+        assert [v for k, v in x.headers if k.lower() == "content-type"] == ["text/plain"]
+
+
 def test_templated_urls_are_named_as_written(runs):
     t = runs.targets["tpl"]
     rows = stats_rows(runs.path("tpl_stats.csv"))
@@ -137,7 +147,8 @@ def test_templated_urls_are_named_as_written(runs):
     assert names == {
         ("GET", "/doc"), ("POST", "/echo?body"),
         ("GET", "/echo?fixed=1&q={{random_choice('dark blue')}} & {{s}}&n={{n}}"),
-        ("POST", "/echo?form"), ("GET", "/items/{{n}}/{{s}}"), ("GET", "/abs/{{n}}?k=v"),
+        ("POST", "/echo?form"), ("POST", "/echo?raw"), ("GET", "/items/{{n}}/{{s}}"),
+        ("GET", "/abs/{{n}}?k=v"),
         ("GET", "/items/[id]")}
     # the target also saw the requests in flight at the end: at most one per user
     counted = int(rows[("GET", "/items/{{n}}/{{s}}")]["Request Count"])
