@@ -1,16 +1,19 @@
-"""Every ```json block of docs/scenario.md loads: whole scenarios (with "users") as they
-are, fragments (a step, a user class) wrapped into the smallest scenario around them. Data
-files a block names are created as small fixtures with the columns the docs use, so every
-documented construct stays valid."""
+"""Every ```json block of docs/scenario.md and docs/har.md loads: whole scenarios (with
+"users") as they are, fragments (a step, a user class) wrapped into the smallest scenario
+around them. Data files a block names are created as small fixtures with the columns the
+docs use, and client certificates as empty files (the loader checks only that they can be
+read), so every documented construct stays valid."""
 
 import json
 import re
 
 import pytest
 
-from conftest import REPO
+from conftest import REPO, SLACK, failure_rows, free_port, stats_rows
+from test_demo import wait_listening
 
 DOC = REPO / "docs" / "scenario.md"
+HAR_DOC = REPO / "docs" / "har.md"
 # A documented elision ("users": [ ... ]) stands for any valid list.
 ELISION = re.compile(r"\[\s*\.\.\.\s*\]")
 FILLER = '[{"name": "Elided", "tasks": [{"request": "/"}]}]'
@@ -24,13 +27,13 @@ def slug(heading):
     return re.sub(r"[^a-z0-9]+", "-", heading.lower()).strip("-")
 
 
-def blocks():
+def blocks(doc=DOC, prefix=""):
     """(id, text) of each ```json block, named after its section."""
-    out, section, lines, inside, start = [], "top", DOC.read_text().splitlines(), None, 0
+    out, section, lines, inside, start = [], "top", doc.read_text().splitlines(), None, 0
     for i, line in enumerate(lines):
         if inside is not None:
             if line.startswith("```"):
-                out.append((f"{section}-line{start}", "\n".join(inside)))
+                out.append((f"{prefix}{section}-line{start}", "\n".join(inside)))
                 inside = None
             else:
                 inside.append(line)
@@ -44,7 +47,7 @@ def blocks():
 def columns_used():
     """{source: [columns]} of every {{source.column}} in the docs."""
     out = {}
-    for src, col in COLUMN.findall(DOC.read_text()):
+    for src, col in COLUMN.findall(DOC.read_text() + HAR_DOC.read_text()):
         out.setdefault(src, [])
         if col not in out[src]:
             out[src].append(col)
@@ -80,19 +83,43 @@ def as_scenario(text, d):
     cols = columns_used()
     for name, source in doc.get("data", {}).items():
         write_data(d, name, source["file"], cols.get(name))
+    for cert in client_certs(doc):
+        (d / cert).write_text("")
     return doc
+
+
+def client_certs(v):
+    """The files every "client_cert" in v names."""
+    if isinstance(v, list):
+        return [f for x in v for f in client_certs(x)]
+    if not isinstance(v, dict):
+        return []
+    out = [f for k, x in v.items() if k != "client_cert" for f in client_certs(x)]
+    cert = v.get("client_cert")
+    if isinstance(cert, str):
+        out.append(cert)
+    elif isinstance(cert, dict):
+        out += [cert[k] for k in ("cert", "key") if k in cert]
+    return out
 
 
 CASES = [pytest.param(text, id=bid,
                       marks=[pytest.mark.xfail(strict=True, reason=BROKEN[sec])]
                       if (sec := bid.rsplit("-line", 1)[0]) in BROKEN else [])
-         for bid, text in blocks()]
+         for bid, text in blocks() + blocks(HAR_DOC, "har-")]
 
 
 def test_the_docs_have_json_examples():
     ids = [b for b, _ in blocks()]
     assert len(ids) >= 5, ids
     assert any(b.startswith("a-complete-example") for b in ids)
+    # every section of the scenario language has an example that loads
+    for section in ("checks", "captures", "variables-and-templates", "test-data",
+                    "http-options", "load-shapes", "thresholds"):
+        assert any(b.startswith(section + "-line") for b in ids), (section, ids)
+    har = [b for b, _ in blocks(HAR_DOC, "har-")]
+    assert any(b.startswith("har-what-the-scenario-looks-like") for b in har), har
+    assert any(b.startswith("har-making-the-recording-a-test") for b in har), har
 
 
 @pytest.mark.parametrize("text", CASES)
@@ -104,3 +131,37 @@ def test_docs_example_loads(cicada, text):
     assert r.out.splitlines()[0] == "Available Users:"
     assert sorted(x.strip() for x in r.out.splitlines()[1:]) == \
         sorted(c["name"] for c in doc["users"])
+
+
+# The examples written for the built-in demo target's API, with what their run must show.
+DEMO_RUNS = ["checks-line", "captures-line", "variables-and-templates-line", "test-data-line"]
+
+
+def test_demo_examples_run_clean(cicada):
+    """The second example of Checks, Captures, templates' functions and Test data each run
+    against the demo target (the docs say every check there passes): requests counted,
+    no failure and no exception."""
+    port = free_port()
+    demo = cicada.start("--demo-target", f"127.0.0.1:{port}")
+    wait_listening(port, demo)
+    picked = {}
+    for bid, text in blocks():
+        for prefix in DEMO_RUNS:
+            if bid.startswith(prefix):
+                picked.setdefault(prefix, []).append((bid, text))
+    procs = {}
+    for prefix, found in picked.items():
+        bid, text = found[1]            # the second example of the section
+        name = bid.replace("-", "_")
+        cicada.write(f"{name}.json", as_scenario(text, cicada.dir))
+        procs[bid] = (name, cicada.start("-f", f"{name}.json", "--headless", "-u", 2, "-r", 20,
+                                         "-t", "1s", "-H", f"http://127.0.0.1:{port}",
+                                         "--csv", name))
+    assert len(procs) == len(DEMO_RUNS), picked.keys()
+    for bid, (name, p) in procs.items():
+        r = p.wait(1 + SLACK)
+        assert r.rc == 0, (bid, r)
+        rows = stats_rows(cicada.path(f"{name}_stats.csv"))
+        assert int(rows[("", "Aggregated")]["Request Count"]) > 0, bid
+        assert failure_rows(cicada.path(f"{name}_failures.csv")) == {}, bid
+        assert cicada.path(f"{name}_exceptions.csv").read_text().count("\n") == 1, bid
