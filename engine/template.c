@@ -409,6 +409,10 @@ static bool compile_call(compiler *c, const char *name, size_t len)
 /* Compiles one placeholder, the cursor just after its "{{". */
 static bool compile_placeholder(compiler *c)
 {
+    /* With no "}}" after it the placeholder is unclosed, whatever it holds: say so rather
+     * than what its unfinished content looks like ("{{ nope" is not an unknown variable). */
+    if (!memmem(c->p, (size_t)(c->end - c->p), "}}", 2))
+        return unclosed(c);
     skip_spaces(c);
     if (c->p == c->end)
         return unclosed(c);
