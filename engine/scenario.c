@@ -280,6 +280,37 @@ static bool var_name_ok(const char *s)
     return strcmp(s, "user_index") != 0 && strcmp(s, "worker_index") != 0;
 }
 
+/* Why var_name_ok refused s, for the error. */
+static const char *var_name_rule(const char *s)
+{
+    if (strcmp(s, "user_index") == 0 || strcmp(s, "worker_index") == 0)
+        return "user_index and worker_index are built into templates";
+    return "letters, digits and '_', not starting with a digit";
+}
+
+/* The member named name of the first "capture" object inside v, so an error about a
+ * captured variable points at the capture rather than at its class. */
+static const json_member *capture_member(const json_value *v, const char *name)
+{
+    const json_member *r;
+    if (v->type == JSON_ARRAY) {
+        for (size_t i = 0; i < v->arr.count; i++)
+            if ((r = capture_member(&v->arr.items[i], name)))
+                return r;
+    } else if (v->type == JSON_OBJECT) {
+        for (size_t i = 0; i < v->obj.count; i++) {
+            const json_member *m = &v->obj.members[i];
+            if (strcmp(m->key, "capture") == 0 && m->value.type == JSON_OBJECT)
+                for (size_t k = 0; k < m->value.obj.count; k++)
+                    if (strcmp(m->value.obj.members[k].key, name) == 0)
+                        return &m->value.obj.members[k];
+            if ((r = capture_member(&m->value, name)))
+                return r;
+        }
+    }
+    return NULL;
+}
+
 static void scope_add(void *data, const char *name)
 {
     iscope *s = data;
@@ -317,9 +348,8 @@ static int build_scope(ctx *c, const json_value *cv, iscope *s)
         for (size_t i = 0; i < vars->obj.count; i++) {
             const json_member *m = &vars->obj.members[i];
             if (!var_name_ok(m->key))
-                return jck_fail(&c->j, m->line, m->col,
-                                "\"%s\" is not a variable name (letters, digits and '_', "
-                                "not starting with a digit)", m->key);
+                return jck_fail(&c->j, m->line, m->col, "\"%s\" is not a variable name (%s)",
+                                m->key, var_name_rule(m->key));
             const char *t;
             size_t n;
             if (jck_scalar_text(&c->j, &m->value, "a variable's starting value", &t, &n))
@@ -341,9 +371,12 @@ static int build_scope(ctx *c, const json_value *cv, iscope *s)
             request_capture_names(req, scope_add, s);
     }
     for (int i = 0; i < s->nvars; i++)
-        if (!var_name_ok(s->vars[i]))
-            return jck_fail(&c->j, cv->line, cv->col,
-                            "\"%s\" cannot be captured: not a variable name", s->vars[i]);
+        if (!var_name_ok(s->vars[i])) {
+            const json_member *m = capture_member(cv, s->vars[i]);
+            return jck_fail(&c->j, m ? m->line : cv->line, m ? m->col : cv->col,
+                            "\"%s\" cannot be captured: not a variable name (%s)",
+                            s->vars[i], var_name_rule(s->vars[i]));
+        }
     s->sources = c->nsources ? xmemdup(c->sources, (size_t)c->nsources * sizeof *c->sources)
                              : NULL;
     s->nsources = c->nsources;

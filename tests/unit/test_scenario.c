@@ -485,6 +485,32 @@ static void test_out_of_range(void **state)
 
 /* ---- names -------------------------------------------------------------------------- */
 
+/* Variable names, in "variables" and in captures: the error points at the name itself,
+ * also for a capture deep in a task (not at its class). */
+static void test_variable_names(void **state)
+{
+    (void)state;
+    const char *rule = "letters, digits and '_', not starting with a digit";
+    const char *builtin = "user_index and worker_index are built into templates";
+    char msg[256];
+    snprintf(msg, sizeof msg, "\"9a\" is not a variable name (%s)", rule);
+    hole(AT_CLASS, "\"variables\": {\"ok\": 1, \"9a\": 1}", "\"9a", msg);
+    snprintf(msg, sizeof msg, "\"worker_index\" is not a variable name (%s)", builtin);
+    hole(AT_CLASS, "\"variables\": {\"worker_index\": 1}", "\"worker", msg);
+    const char *deep = "{\"users\": [{\"name\": \"A\",\n"
+                       " \"on_start\": [{\"request\": {\"url\": \"/s\",\n"
+                       "   \"capture\": {\"t\": \"$.t\"}}}],\n"
+                       " \"tasks\": [{\"steps\": [{\"think\": 1},\n"
+                       "   {\"request\": {\"url\": \"/x\", \"capture\": {\"a-b\": \"$.x\"}}}]}]}]}";
+    snprintf(msg, sizeof msg, "\"a-b\" cannot be captured: not a variable name (%s)", rule);
+    expect_at(deep, "\"a-b\"", msg);
+    const char *own = "{\"users\": [{\"name\": \"A\", \"tasks\": [{\"request\": {\"url\": \"/x\",\n"
+                      " \"capture\": {\"user_index\": {\"status\": true}}}}]}]}";
+    snprintf(msg, sizeof msg, "\"user_index\" cannot be captured: not a variable name (%s)",
+             builtin);
+    expect_at(own, "\"user_index\"", msg);
+}
+
 static void test_class_names(void **state)
 {
     (void)state;
@@ -1266,6 +1292,7 @@ int main(void)
         cmocka_unit_test(test_wrong_types_request),
         cmocka_unit_test(test_wrong_types_think_and_wait),
         cmocka_unit_test(test_out_of_range),
+        cmocka_unit_test(test_variable_names),
         cmocka_unit_test(test_class_names),
         cmocka_unit_test(test_duplicate_names),
         cmocka_unit_test(test_request_errors),
