@@ -226,6 +226,12 @@ http {{
         listen 127.0.0.1:{port} http2;
         location / {{ return 200 "ok\\n"; }}
     }}
+    server {{
+        listen 127.0.0.1:{tls_port} ssl http2;
+        ssl_certificate {d}/server.pem;
+        ssl_certificate_key {d}/server.key;
+        location / {{ return 200 "ok\\n"; }}
+    }}
 }}
 """
 
@@ -243,9 +249,12 @@ def libcurl_version():
 
 @pytest.fixture(scope="module")
 def h2_runs(module_cicada):
-    """Python's http.server does not speak HTTP/2, so these run against nginx (h2c with
-    prior knowledge, as curl uses for http:// URLs) when it is installed: one class opens
-    a connection per request, the other keeps its connection (the default)."""
+    """Python's http.server does not speak HTTP/2, so these run against nginx when it is
+    installed. Without TLS (h2c with prior knowledge, as curl uses for http:// URLs) one
+    class opens a connection per request, the other keeps its connection (the default);
+    over TLS (HTTP/2 negotiated by ALPN) one class asks for HTTP/2 and one does not."""
+    if not shutil.which("openssl"):
+        pytest.skip("openssl is not installed: cannot make the test certificates")
     nginx = shutil.which("nginx") or shutil.which("/usr/sbin/nginx")
     if not nginx:
         pytest.skip("HTTP/2 needs a server that speaks h2c: Python's http.server does not "
@@ -254,7 +263,9 @@ def h2_runs(module_cicada):
     d = c.dir / "nginx"
     (d / "tmp").mkdir(parents=True)
     port = free_port()
-    (d / "nginx.conf").write_text(NGINX_CONF.format(d=d, port=port))
+    tls_port = free_port()
+    make_cert(d, "server", "127.0.0.1")
+    (d / "nginx.conf").write_text(NGINX_CONF.format(d=d, port=port, tls_port=tls_port))
     srv = subprocess.Popen([nginx, "-c", str(d / "nginx.conf"), "-p", str(d)],
                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
@@ -267,8 +278,14 @@ def h2_runs(module_cicada):
             c.write(f"h2-{mode}.json", {"host": f"http://127.0.0.1:{port}", "users": [
                 {"name": "H2", "http_version": "2", "connection": mode, "wait_time": 0.05,
                  "tasks": [{"request": f"/h2-{mode}"}]}]})
-        procs = {m: c.start("-f", f"h2-{m}.json", "--headless", "-u", 1, "-t", "1s",
-                            "--csv", f"h2-{m}") for m in ("request", "user")}
+        c.write("h2-tls.json", {"host": f"https://127.0.0.1:{tls_port}", "users": [
+            {"name": "H2", "http_version": "2", "verify_tls": False, "wait_time": 0.05,
+             "tasks": [{"request": "/h2-tls"}]},
+            {"name": "H1", "verify_tls": False, "wait_time": 0.05,
+             "tasks": [{"request": "/h1-tls"}]}]})
+        procs = {m: c.start("-f", f"h2-{m}.json", "--headless", "-u", 2 if m == "tls" else 1,
+                            "-r", 10, "-t", "1s", "--csv", f"h2-{m}")
+                 for m in ("request", "user", "tls")}
         c.h2 = {m: p.wait(1 + SLACK) for m, p in procs.items()}
     finally:
         srv.terminate()
@@ -311,3 +328,17 @@ def test_http2_prior_knowledge_with_the_default_connection(h2_runs):
     else:
         assert H2C_WARNING not in r.err, r
         assert len({c for _, c in reqs}) == 1     # one user keeps its connection
+
+
+def test_http2_over_tls(h2_runs):
+    """On https:// HTTP/2 is negotiated (ALPN) and its connection kept, whatever the
+    libcurl; a class that does not ask for it speaks HTTP/1.1 to the same server."""
+    r = h2_runs.h2["tls"]
+    assert r.rc == 0, r
+    assert H2C_WARNING not in r.err, r
+    h2 = h2_requests(h2_runs, "/h2-tls")
+    assert {p for p, _ in h2} == {"HTTP/2.0"}
+    assert len({c for _, c in h2}) == 1          # one user keeps its connection
+    h1 = h2_requests(h2_runs, "/h1-tls")
+    assert {p for p, _ in h1} == {"HTTP/1.1"}
+    assert len({c for _, c in h1}) == 1
