@@ -551,13 +551,26 @@ static void join_plan(master *m, mworker *w)
         log_warning(LOGGER, "%s", err);
 }
 
+/* Users the plan gives w: those the others take over when it leaves. A worker killed
+ * before its first heartbeat or spawning_complete has reported none, yet its users move all
+ * the same. An open-model test plans rates, not users (the map may be an earlier closed
+ * test's): there, the users w last reported. */
+static unsigned plan_users(const master *m, const mworker *w)
+{
+    const dispatch *d = runner_dispatch(m->r);
+    size_t k;
+    if (m->open || !dispatch_find_worker(d, w->id, &k))
+        return w->user_count;
+    return dispatch_worker_total(d, k);
+}
+
 static void leave_plan(master *m, mworker *w, const char *why)
 {
     w->waits_for_data = false;
     if (!w->in_plan)
         return;
     w->in_plan = false;
-    unsigned users = w->user_count;
+    unsigned users = plan_users(m, w);
     bool running = test_running(m);
     char err[200];
     if (runner_remove_worker(m->r, w->id, err, sizeof err))

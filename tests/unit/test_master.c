@@ -958,9 +958,12 @@ static void test_missing_worker_users_move(void **state)
     RUN_UNTIL(pa.orders > 0, 1);
     assert_int_equal(pa.a + pa.b, 2);
     assert_int_equal(runner_state(RN), RUNNER_RUNNING);
-    /* wb says nothing more: missing, and wa takes over its users. */
+    /* wb says nothing more: missing, and wa takes over its users. wb never reported a
+     * user count (no heartbeat, no spawning_complete): the log still says how many users
+     * move, as the plan had them. */
     RUN_UNTIL(strcmp(state_of("wb"), "missing") == 0, 2.5);
     assert_logged("Worker wb failed to send heartbeat, setting state to missing.");
+    assert_logged("Worker wb is missing: its 2 users will be replaced on the other workers");
     assert_int_equal(hk.no_workers, 0);
     RUN_UNTIL(pa.a + pa.b == 4, 2);
     assert_int_equal(pa.a, 3);
