@@ -417,6 +417,38 @@ def test_worker_processes_starts_that_many_workers(headless):
     check_counts(headless.path("worker_processes_stats.csv"), run["target"], 4)
 
 
+def test_processes_minus_one_forks_one_worker_per_cpu(cicada, make_target):
+    """`--processes -1`: one forked worker per CPU online (sysconf, as os.cpu_count()); the
+    master waits for every one, splits the users over them, counts what the target got and
+    reaps them."""
+    cpus = min(os.cpu_count(), 1024)  # main.c forks at most 1024
+    users = 2 * cpus
+    cicada.write("u.json", {"users": [{"name": "U", "wait_time": {"between": [0, 0.05]},
+                                       "tasks": [{"request": "GET /ok"}]}]})
+    t = make_target()
+    proc = cicada.start("-f", "u.json", "-H", t.url, "--headless", "-u", users, "-r", users,
+                        "-t", "2s", "--processes", -1, "--master-bind-host", "127.0.0.1",
+                        "--master-bind-port", free_port(), "--csv", "cpus")
+    kids = []
+    end = time.monotonic() + 5
+    while len(kids) < cpus and proc.p.poll() is None and time.monotonic() < end:
+        kids = children_of(proc.pid)
+        time.sleep(0.05)
+    r = proc.wait(10 + SLACK)
+    assert len(kids) == cpus, (kids, cpus, r)
+    assert r.rc == 0, r
+    assert r.err.count("reported as ready. ") == cpus, r.err
+    assert f"reported as ready. {cpus} workers connected." in r.err, r.err
+    assert f'All users spawned: {{"U": {users}}} ({users} total users)' in r.err, r.err
+    assert r.err.count('All users spawned: {"U": 2} (2 total users)') == cpus, r.err
+    for mark in SANITIZER_MARKS:
+        assert mark not in r.err, r
+    assert not [k for k in kids if alive(k)], "forked workers left running"
+    assert children_of(proc.pid) == []
+    t.wait_idle(quiet=0.2)
+    check_counts(cicada.path("cpus_stats.csv"), t, users)
+
+
 # ---- headless: --expect-workers-max-wait ------------------------------------------------
 
 @pytest.mark.parametrize("names", ["new", "old"])
