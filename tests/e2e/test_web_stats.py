@@ -168,6 +168,24 @@ def test_total_rps_is_the_whole_test_average(dash):
     assert (doc["state"], doc["user_count"]) == ("stopped", 0)
 
 
+def test_answers_stay_at_most_a_second_old_while_polled(dash):
+    """The answer is cached for a second and, while someone polls, rebuilt every second
+    ahead of the next poll: however the polls fall, none may return numbers older than
+    about a second (a refresh that stopped, or never replaced the cache, would)."""
+    d = dash["live"]
+    seen = []
+    end = time.monotonic() + 4.5
+    while time.monotonic() < end:
+        doc = d.get("/stats/requests").json()
+        seen.append((time.monotonic(), doc["stats"][-1]["num_requests"]))
+        time.sleep(0.35)
+    for i, (t0, n0) in enumerate(seen):
+        for t1, n1 in seen[i + 1:]:
+            assert n1 >= n0, seen
+            if t1 - t0 >= 1.4:
+                assert n1 > n0, (t0, t1, seen)
+
+
 def test_at_most_500_rows_plus_aggregated(dash):
     d = dash["many"]
     doc = d.wait_for(lambda x: x["stats"][-1]["num_requests"] >= 600, 10 + SLACK,
