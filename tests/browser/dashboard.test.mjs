@@ -11,229 +11,22 @@
 // one line per check and "N passed, N failed"; exits 1 on any failure.
 
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import {
+    CICADA, DEMO_NAMES, DEMO_SCENARIO, SHOTS, WAIT_MS, EXIT_MS, work, procs,
+    report, check, runSteps, freePorts, startCicada, tail, waitHttp, stopCicada, killAll,
+    finish, until, tableRows, aggregatedRequests, chartData
+} from './harness.mjs';
 
-const HERE = path.dirname(fileURLToPath(import.meta.url));
-const REPO = path.resolve(HERE, '..', '..');
-// Default: ./cicada of this checkout (wherever the test is started from).
-const CICADA = process.env.CICADA_BIN ? path.resolve(process.env.CICADA_BIN) :
-    path.join(REPO, 'cicada');
-const DEMO_SCENARIO = path.join(REPO, 'examples', 'demo.json');
-const SHOTS = path.join(REPO, 'build', 'screenshots');
-
-// Generous: this machine has 2 noisy cores and ASan builds are 2-3 times slower.
-const WAIT_MS = 20000;
-const EXIT_MS = 20000;
 const WATCHDOG_MS = 150000;
-const POLL_MS = 100;
 
 const CSV_HEADER = 'Type,Name,Request Count,Failure Count,Median Response Time,' +
     'Average Response Time,Min Response Time,Max Response Time,Average Content Size,' +
     'Requests/s,Failures/s,50%,66%,75%,80%,90%,95%,98%,99%,99.9%,99.99%,100%';
-// Every request name examples/demo.json can produce.
-const DEMO_NAMES = new Set(['/api/products', '/api/products/[id]', '/api/search?q=lamp',
-                            '/api/login', '/api/logout', '/api/cart', '/api/checkout']);
 const EVIL_NAME = '<img src=x onerror=window.__pwned=1>';
 const EVIL_TASK = '<b>bold</b>';
-
-const work = fs.mkdtempSync(path.join(os.tmpdir(), 'cicada-browser-'));
-const home = path.join(work, 'home');
-fs.mkdirSync(home);
-
-/* ------------------------------------------------------------------------------------
- * Reporting. */
-let passed = 0;
-let failed = 0;
-let checkNo = 0;
-
-function report(ok, name, err) {
-    checkNo++;
-    if (ok) {
-        passed++;
-        console.log(`ok ${checkNo} - ${name}`);
-    } else {
-        failed++;
-        console.log(`not ok ${checkNo} - ${name}`);
-        const text = err && err.stack ? err.stack : String(err);
-        console.log(text.split('\n').map((l) => '    # ' + l).join('\n'));
-    }
-}
-
-/* Runs one check; returns true if it passed. */
-async function check(name, fn) {
-    try {
-        const detail = await fn();
-        report(true, detail ? `${name} (${detail})` : name);
-        return true;
-    } catch (err) {
-        report(false, name, err);
-        return false;
-    }
-}
-
-function skip(names) {
-    for (const n of names) {
-        checkNo++;
-        failed++;
-        console.log(`not ok ${checkNo} - ${n} # not run: an earlier check failed`);
-    }
-}
-
-/* ------------------------------------------------------------------------------------
- * Processes. */
-const procs = [];
-
-/* Ports nothing listens on right now, all different (held open together while chosen). */
-async function freePorts(n) {
-    const servers = [];
-    for (let i = 0; i < n; i++) {
-        const s = net.createServer();
-        await new Promise((res, rej) => {
-            s.once('error', rej);
-            s.listen(0, '127.0.0.1', res);
-        });
-        servers.push(s);
-    }
-    const ports = servers.map((s) => s.address().port);
-    await Promise.all(servers.map((s) => new Promise((res) => s.close(res))));
-    return ports;
-}
-
-function cicadaEnv() {
-    const env = {};
-    for (const [k, v] of Object.entries(process.env)) {
-        if (!k.startsWith('LOCUST_'))
-            env[k] = v;
-    }
-    env.HOME = home;
-    return env;
-}
-
-/* Starts cicada in the work directory; output goes to files named after `name`. */
-function startCicada(name, args) {
-    const out = path.join(work, `${name}.stdout`);
-    const err = path.join(work, `${name}.stderr`);
-    const outFd = fs.openSync(out, 'w');
-    const errFd = fs.openSync(err, 'w');
-    const child = spawn(CICADA, args, {cwd: work, env: cicadaEnv(),
-                                       stdio: ['ignore', outFd, errFd]});
-    fs.closeSync(outFd);
-    fs.closeSync(errFd);
-    const p = {name, args, child, out, err, exit: null};
-    p.exited = new Promise((resolve) => {
-        child.on('exit', (code, signal) => {
-            p.exit = {code, signal};
-            resolve(p.exit);
-        });
-        child.on('error', (e) => {
-            p.exit = {code: null, signal: null, error: e};
-            resolve(p.exit);
-        });
-    });
-    procs.push(p);
-    return p;
-}
-
-function tail(file, lines = 25) {
-    try {
-        return fs.readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
-    } catch {
-        return '(no output)';
-    }
-}
-
-/* Resolves when http://127.0.0.1:port/urlPath answers at all; fails if p exits first. */
-async function waitHttp(p, port, urlPath) {
-    const deadline = Date.now() + WAIT_MS;
-    for (;;) {
-        if (p.exit)
-            throw new Error(`${p.name} exited early (${JSON.stringify(p.exit)}):\n${tail(p.err)}`);
-        try {
-            await fetch(`http://127.0.0.1:${port}${urlPath}`, {signal: AbortSignal.timeout(2000)});
-            return;
-        } catch {
-            /* not listening yet */
-        }
-        if (Date.now() > deadline)
-            throw new Error(`${p.name} did not answer on port ${port} within ${WAIT_MS} ms`);
-        await new Promise((r) => setTimeout(r, POLL_MS));
-    }
-}
-
-/* SIGINT, then requires exit code 0 and no sanitizer report on stderr. */
-async function stopCicada(p) {
-    if (!p.exit)
-        p.child.kill('SIGINT');
-    let timer;
-    const timeout = new Promise((r) => { timer = setTimeout(r, EXIT_MS, 'timeout'); });
-    const first = await Promise.race([p.exited, timeout]);
-    clearTimeout(timer);
-    if (first === 'timeout') {
-        p.child.kill('SIGKILL');
-        await p.exited;
-        throw new Error(`${p.name} did not exit within ${EXIT_MS} ms of SIGINT:\n${tail(p.err)}`);
-    }
-    const {code, signal} = p.exit;
-    assert.ok(code === 0 && signal === null,
-              `${p.name}: expected exit code 0, got code ${code} signal ${signal}:\n${tail(p.err, 40)}`);
-    const stderr = fs.readFileSync(p.err, 'utf8');
-    const bad = stderr.split('\n').filter((l) =>
-        /ERROR: (Address|Leak|Thread|Memory)Sanitizer|runtime error:/.test(l));
-    assert.deepEqual(bad, [], `${p.name}: sanitizer report on stderr`);
-    return `exit code 0`;
-}
-
-/* Last resort (failure paths, watchdog, exit): SIGKILL whatever is still running. */
-function killAll() {
-    for (const p of procs) {
-        if (!p.exit) {
-            try {
-                p.child.kill('SIGKILL');
-            } catch {
-                /* already gone */
-            }
-        }
-    }
-}
-process.on('exit', killAll);
-for (const sig of ['SIGINT', 'SIGTERM']) {
-    process.on(sig, () => {
-        killAll();
-        process.exit(1);
-    });
-}
-
-/* ------------------------------------------------------------------------------------
- * Page helpers. */
-
-/* Polls fn (run in the test) until it returns a truthy value; returns that value. */
-async function until(what, fn, timeout = WAIT_MS) {
-    const deadline = Date.now() + timeout;
-    let last;
-    for (;;) {
-        try {
-            const v = await fn();
-            if (v)
-                return v;
-            last = v;
-        } catch (e) {
-            if (e.fatal)
-                throw e;
-            last = e;
-        }
-        if (Date.now() > deadline) {
-            const seen = last instanceof Error ? last.message : JSON.stringify(last);
-            throw new Error(`timed out after ${timeout} ms waiting for ${what} (last seen: ${seen})`);
-        }
-        await new Promise((r) => setTimeout(r, POLL_MS));
-    }
-}
 
 const text = (page, sel) => page.locator(sel).textContent();
 
@@ -246,39 +39,6 @@ async function untilText(page, sel, want, timeout = WAIT_MS) {
     }, timeout).catch((e) => {
         throw new Error(`${sel}: expected "${want}", still "${seen}" (${e.message})`);
     });
-}
-
-/* The rows of a table: [{cls, cells: {sortkey: text}}]. */
-function tableRows(page, sel) {
-    return page.$eval(sel, (table) => {
-        const keys = [...table.tHead.rows[0].cells].map((th) => th.getAttribute('data-sortkey'));
-        return [...table.tBodies[0].rows].map((tr) => ({
-            cls: tr.className,
-            cells: Object.fromEntries([...tr.cells].map((td, i) => [keys[i], td.textContent]))
-        }));
-    });
-}
-
-async function aggregatedRequests(page) {
-    const rows = await tableRows(page, '#stats-table');
-    const last = rows[rows.length - 1];
-    if (!last || last.cls !== 'total' || last.cells.name !== 'Aggregated')
-        return null;
-    return Number(last.cells.num_requests);
-}
-
-/* What a chart holds, read through Chart.js: per dataset its label and non-null points. */
-function chartData(page, canvasId) {
-    return page.evaluate((id) => {
-        const chart = window.Chart.getChart(document.getElementById(id));
-        if (!chart)
-            return null;
-        return chart.data.datasets.map((d) => ({
-            label: d.label,
-            points: d.data.filter((pt) => pt && typeof pt.y === 'number').length,
-            firstX: d.data.length ? d.data[0].x : null
-        }));
-    }, canvasId);
 }
 
 async function showTab(page, name) {
@@ -486,12 +246,7 @@ async function mainScenario(ctx, webPort, demoPort, errors) {
         }]
     ];
 
-    for (let i = 0; i < steps.length; i++) {
-        if (!await check(...steps[i])) {
-            skip(steps.slice(i + 1).map((s) => s[0]));
-            break;
-        }
-    }
+    await runSteps(steps);
     await page.close();
 }
 
@@ -657,12 +412,7 @@ async function distributedScenario(ctx, webPort, errors) {
             return `${hot} flagged`;
         }]
     ];
-    for (let i = 0; i < steps.length; i++) {
-        if (!await check(...steps[i])) {
-            skip(steps.slice(i + 1).map((st) => st[0]));
-            break;
-        }
-    }
+    await runSteps(steps);
     await page.close();
 }
 
@@ -763,15 +513,7 @@ async function main() {
         clearTimeout(watchdog);
     }
 
-    const secs = ((Date.now() - t0) / 1000).toFixed(1);
-    if (failed) {
-        console.log(`# cicada output kept in ${work}`);
-    } else {
-        fs.rmSync(work, {recursive: true, force: true});
-    }
-    console.log(`# ${CICADA}, ${secs} s`);
-    console.log(`${passed} passed, ${failed} failed`);
-    process.exitCode = failed || !passed ? 1 : 0;
+    finish(t0);
 }
 
 await main();
