@@ -50,7 +50,7 @@ ASSET_C    := $(B)/gen/assets.c
 PY         := /usr/bin/python3
 DEB_BUILD  := gcc make libc6-dev libev-dev libcurl4-openssl-dev libmicrohttpd-dev libzmq3-dev
 DEB_TEST   := libcmocka-dev python3-pytest python3-requests python3-zmq python3-locust chromium \
-              clang libclang-rt-14-dev
+              firefox-esr clang libclang-rt-14-dev
 
 Q := @
 ifeq ($(V),1)
@@ -129,7 +129,8 @@ test-deps: deps
 	@command -v node >/dev/null && command -v npm >/dev/null || \
 	  { echo "installing Debian packages: nodejs npm"; \
 	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; }
-	@cd tests/browser && { [ -d node_modules/playwright-core ] || npm ci --no-audit --no-fund --loglevel=error; }
+	@cd tests/browser && { [ -d node_modules/playwright-core ] && [ -d node_modules/puppeteer-core ] || \
+	  PUPPETEER_SKIP_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error; }
 
 # ---- main job: the demo --------------------------------------------------------------
 # The built-in demo target on 127.0.0.1:$(DEMO_PORT), and the dashboard on :$(WEB_PORT)
@@ -155,9 +156,11 @@ unit: $(UNIT_BIN)
 e2e: $(BIN)
 	$(Q)CICADA_BIN=$(abspath $(BIN)) $(PY) -m pytest -q -p no:cacheprovider tests/e2e
 
-# The dashboard in headless Chromium (Debian's), driven by playwright-core from npm.
+# The dashboard in headless Chromium (Debian's), driven by playwright-core from npm, then
+# in headless Firefox (Debian's firefox-esr), driven over WebDriver BiDi by puppeteer-core.
 browser: $(BIN)
 	$(Q)CICADA_BIN=$(abspath $(BIN)) node tests/browser/dashboard.test.mjs
+	$(Q)CICADA_BIN=$(abspath $(BIN)) node tests/browser/firefox.test.mjs
 
 # Everything `make test` runs, in order: plain build, unit, end-to-end, browser; then the
 # same tests under ASan+UBSan; then a short run of every fuzz target.
