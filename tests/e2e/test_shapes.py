@@ -405,3 +405,75 @@ def test_stages_and_arrival_rate_exclude_each_other(cicada, target):
                              "(iterations) exclude each other"), r
     time.sleep(0.2)
     assert target.total() == 0
+
+
+# ---- the examples: a step load, a spike, a stress ramp, a soak, an open model ----------------
+
+def stage_users(doc):
+    return [s["users"] for s in doc["stages"]]
+
+
+def seconds(span):
+    """A stage duration of the examples ("30s", "5m", "4h" or a number) in seconds."""
+    if isinstance(span, (int, float)):
+        return span
+    return int(span[:-1]) * {"s": 1, "m": 60, "h": 3600}[span[-1]]
+
+
+# Each example's stages must have the shape its name promises.
+EXAMPLE_SHAPES = {
+    # up in steps, a hold, then down to none
+    "step": lambda u: len(u) >= 4 and u == sorted(u[:-1]) + [0] and len(set(u[:-1])) >= 3,
+    # a short burst well above the level before and after it
+    "spike": lambda u: len(u) == 3 and u[1] >= 10 * max(u[0], u[2]),
+    # ever more users, to the breaking point
+    "stress": lambda u: len(u) >= 3 and all(a < b for a, b in zip(u, u[1:])),
+    # a ramp up, a long hold, a ramp down
+    "soak": lambda u: len(u) == 3 and u[0] == u[1] > 0 and u[2] == 0,
+}
+EXAMPLE_IDS = [*EXAMPLE_SHAPES, "arrival"]
+
+
+@pytest.fixture(scope="module")
+def examples(module_cicada):
+    """Each example for 1 s against the demo target it names, all at once."""
+    from conftest import REPO
+    from test_demo import wait_listening
+    c = module_cicada
+    port = free_port()
+    demo = c.start("--demo-target", f"127.0.0.1:{port}")
+    wait_listening(port, demo)
+    docs = {k: json.loads((REPO / "examples" / f"{k}.json").read_text()) for k in EXAMPLE_IDS}
+    procs = {k: c.start("-f", REPO / "examples" / f"{k}.json", "-H",
+                        f"http://127.0.0.1:{port}", "--headless", "-t", "1s",
+                        "--csv", f"example-{k}") for k in EXAMPLE_IDS}
+    lists = {k: c.start("-f", REPO / "examples" / f"{k}.json", "--list") for k in EXAMPLE_IDS}
+    out = {k: (docs[k], procs[k].wait(1 + SLACK), lists[k].wait(SLACK)) for k in EXAMPLE_IDS}
+    demo.kill()
+    return out
+
+
+@pytest.mark.parametrize("name", EXAMPLE_IDS)
+def test_examples_are_described_and_run(examples, module_cicada, name):
+    doc, run, listed = examples[name]
+    assert listed.rc == 0 and listed.out.startswith("Available Users:"), listed
+    # The comment-like description says what the test is for.
+    assert isinstance(doc.get("description"), str) and len(doc["description"]) > 40, doc
+    assert run.rc == 0, run
+    if name == "arrival":
+        rate = doc["arrival_rate"]
+        assert (f"Open model: {rate['start_rate']:g} iterations/s ramping by stages, users "
+                f"up to {rate['max_users']}") in run.err, run.err[-3000:]
+    else:
+        users = stage_users(doc)
+        assert EXAMPLE_SHAPES[name](users), (name, users)
+        first = doc["stages"][0]
+        n = len(doc["stages"])
+        assert (f"Load shape stage 1 of {n}: {first['users']} users at "
+                f"{first['spawn_rate']:g}/s for {seconds(first['duration']):g} s") in run.err, \
+            run.err[-3000:]
+    if name == "soak":
+        assert seconds(doc["stages"][1]["duration"]) >= 3600, doc["stages"]
+    # The requests it names exist on the demo target: the first second ran cleanly.
+    agg = stats_rows(module_cicada.path(f"example-{name}_stats.csv"))[("", "Aggregated")]
+    assert int(agg["Request Count"]) > 0 and agg["Failure Count"] == "0", agg
