@@ -133,7 +133,8 @@ SLOW = "/slow?ms=200"
 @pytest.fixture(scope="module")
 def runs(module_cicada, make_module_target):
     c = module_cicada
-    t = {k: make_module_target() for k in ("const", "ramp", "slow", "classes", "dist", "web")}
+    t = {k: make_module_target()
+         for k in ("const", "ramp", "slow", "grow", "classes", "dist", "web")}
     c.write("const.json", one_class(t["const"].url))
     # 0 -> 100/s over 2 s, 100/s for 2 s, 100 -> 0 over 1 s: 25, 75, 100, 100, 50 a second.
     ramp = one_class(t["ramp"].url)
@@ -142,6 +143,7 @@ def runs(module_cicada, make_module_target):
         {"duration": 1, "rate": 0, "description": "down"}]}
     c.write("ramp.json", ramp)
     c.write("slow.json", one_class(t["slow"].url, SLOW))
+    c.write("grow.json", one_class(t["grow"].url, SLOW))
     c.write("web.json", one_class(t["web"].url, SLOW))
     c.write("classes.json", {"host": t["classes"].url, "users": [
         {"name": "A", "weight": 3, "tasks": [{"request": {"url": "/ok?c=A", "name": "A"}}]},
@@ -154,6 +156,9 @@ def runs(module_cicada, make_module_target):
         "ramp": c.start("-f", "ramp.json", "--headless", "--csv", "ramp"),
         "slow": c.start("-f", "slow.json", "--headless", "--arrival-rate", 50, "-u", 5,
                         "-t", "3s", "--csv", "slow"),
+        # The same slow target with room under the cap: users are added to keep the rate.
+        "grow": c.start("-f", "grow.json", "--headless", "--arrival-rate", 50, "-u", 50,
+                        "-t", "3s", "--csv", "grow"),
         "classes": c.start("-f", "classes.json", "--headless", "--arrival-rate", 80,
                            "-u", 20, "-t", "3s", "--csv", "classes"),
     }
@@ -254,6 +259,26 @@ def test_slow_target_makes_late_iterations(runs):
     # The cap held: never more than 5 requests at the target at once.
     assert max_concurrency(t.requests()) <= 5
     assert t.connections() <= 5
+
+
+def test_slow_target_gets_more_users_up_to_the_cap(runs):
+    r, t = runs.results["grow"], runs.targets["grow"]
+    assert r.rc == 0, r
+    # 50 a second of 200 ms each: about 10 at once, where a fast target needs one or two.
+    assert near(t.total(), 150, RATE_TOL), t.total()
+    t0 = one_log(r.err, "Open model: ")
+    got = per_second(t.requests(), t0, 3)
+    assert all(near(g, 50, 0.1) for g in got), got
+    assert 8 <= max_concurrency(t.requests()) <= 50, max_concurrency(t.requests())
+    assert 8 <= t.connections() <= 50, t.connections()
+    started, late, dropped = iterations(r.err)
+    assert near(started, 150, RATE_TOL) and dropped == 0, (started, late, dropped)
+    assert late <= started * 0.05, (started, late, dropped)
+    # Nobody waited for a user: from the intended start is about the answer's time.
+    measured = percentile_table(r.err, MEASURED)
+    intended = percentile_table(r.err, INTENDED)
+    assert 195 <= measured["50%"] <= intended["50%"] < measured["50%"] + 50, \
+        (measured, intended)
 
 
 def test_dashboard_open_model_reports_a_limited_generator(runs):
