@@ -160,6 +160,7 @@ e2e: $(BIN)
 # in headless Firefox (Debian's firefox-esr), driven over WebDriver BiDi by puppeteer-core.
 browser: $(BIN)
 	$(Q)CICADA_BIN=$(abspath $(BIN)) node tests/browser/dashboard.test.mjs
+	$(Q)CICADA_BIN=$(abspath $(BIN)) node tests/browser/workload.test.mjs
 	$(Q)CICADA_BIN=$(abspath $(BIN)) node tests/browser/firefox.test.mjs
 
 # Everything `make test` runs, in order: plain build, unit, end-to-end, browser; then the
