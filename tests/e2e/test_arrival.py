@@ -8,6 +8,7 @@ rate between its workers. A light ordinary run is not limited by the generator.
 The headless runs and a dashboard start at once in one module fixture; the tests read
 what each left behind (the target's records, the summary, the CSV files)."""
 
+import json
 import re
 import time
 from collections import Counter
@@ -416,3 +417,55 @@ def test_worker_joining_a_ramping_rate_follows_the_plan(cicada, target):
     want = [7.5, 22.5, 37.5, 52.5, 60, 60]
     assert near(target.total(), 240, RATE_TOL), (target.total(), got)
     assert all(near(g, w, 0.15, floor=5) for g, w in zip(got, want)), (got, want)
+
+
+# A C task that keeps the loop to itself: the generator's own work is the limit.
+BURNER = r"""
+#include <cicada.h>
+#include <time.h>
+
+static double now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec + t.tv_nsec / 1e9;
+}
+
+static void burn(cicada_user *u)
+{
+    double t0 = now();
+    volatile unsigned long x = 0;
+    while (now() - t0 < 0.3)
+        x++;
+    cicada_report(u, "CPU", "burn", 300, 0, NULL);
+}
+
+static const cicada_task tasks[] = {{.name = "burn", .weight = 1, .fn = burn}};
+
+static int setup(cicada_registry *reg)
+{
+    return cicada_add_class(reg, &(cicada_class){.name = "Burner", .weight = 1,
+        .wait = CICADA_WAIT_CONSTANT, .wait_a = 0.0, .tasks = tasks, .ntasks = 1});
+}
+CICADA_PLUGIN(setup)
+"""
+OWN_LIMIT = re.compile(r"^Generator: the load generator, not the target, limited this test: "
+                       r"(its CPU was above 90% of one core in \d+ s of the test \(peak \d+%\)|"
+                       r"its event loop fell (\d+) ms behind)\.$", re.M)
+
+
+def test_busy_generator_says_it_limited_the_test(cicada):
+    cicada.write("burn.c", BURNER)
+    r = cicada.run("-f", "burn.c", "--headless", "-u", 2, "-r", 2, "-t", "3s", "--html",
+                   "burn.html", timeout=3 + 2 * SLACK)
+    assert r.rc == 0, r
+    # CPU or the loop's lag, its own either way: never "not a limit", never the machine.
+    m = OWN_LIMIT.search(r.err)
+    assert m, r.err[-2000:]
+    assert m.group(2) is None or int(m.group(2)) >= 200, m.group(0)
+    page = cicada.path("burn.html").read_text()
+    data = json.loads(re.search(r"<script>window\.cicadaReport = (.*?);</script>", page,
+                                re.S).group(1))
+    g = data["generator"]
+    assert g["limited"] is True and m.group(0).endswith(g["reason"] + "."), (g, m.group(0))
+    assert g["loop_lag_ms_peak"] >= 200 or g["cpu_percent_peak"] > 90, g
