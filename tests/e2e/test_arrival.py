@@ -88,6 +88,10 @@ NOT_A_LIMIT_OR_BUSY = re.compile(
     NOT_A_LIMIT.pattern + "|" + r"^Generator: the load generator, not the target, limited this "
     r"test: its event loop fell \d+ ms behind " + re.escape(MACHINE_BUSY) + r"\.$", re.M)
 
+MACHINE_BUSY_LINE = re.compile(
+    r"^Generator: the load generator, not the target, limited this test: its event loop "
+    r"fell \d+ ms behind " + re.escape(MACHINE_BUSY) + r"\.$", re.M)
+
 
 def query(req):
     return dict(p.split("=", 1) for p in req.query.split("&") if "=" in p)
@@ -249,7 +253,10 @@ def test_slow_target_makes_late_iterations(runs):
     assert started <= 5 * 3 / 0.2 + 5, started
     assert started + dropped >= 50 * 3 * 0.9, (started, dropped)
     # The generator, not the target, is blamed, with the numbers of the Iterations line.
-    assert LIMITED.format(n=late + dropped) in r.err, r.err[-2000:]
+    # (On a loaded machine a loop held up by other work is the reason given instead: one
+    # reason, in health_limited's order; the Iterations line above still has the late.)
+    assert LIMITED.format(n=late + dropped) in r.err or MACHINE_BUSY_LINE.search(r.err), \
+        r.err[-2000:]
     measured = percentile_table(r.err, MEASURED)
     intended = percentile_table(r.err, INTENDED)
     assert 195 <= measured["50%"] < 400, measured
@@ -291,7 +298,7 @@ def test_dashboard_open_model_reports_a_limited_generator(runs):
                       "iterations", "iterations_late", "iterations_dropped", "limited",
                       "reason"}, g
     assert g["limited"] is True and g["iterations_late"] > 0, g
-    assert "raise the cap on users" in g["reason"], g
+    assert "raise the cap on users" in g["reason"] or g["reason"].endswith(MACHINE_BUSY), g
     assert g["iterations"] >= g["iterations_late"], g
     assert doc["user_count"] <= 5, doc
     rows = {(x["method"], x["name"]): x for x in doc["stats"]}
