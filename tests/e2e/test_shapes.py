@@ -12,8 +12,8 @@ from datetime import datetime
 
 import pytest
 
-from conftest import (SLACK, free_port, log_lines, read_csv, start_dashboard, stats_rows,
-                      text_pos)
+from conftest import (SLACK, free_port, history_users, log_lines, read_csv, start_dashboard,
+                      stats_rows, text_pos)
 
 # How far a stage may start from its planned time (the brief's tolerance).
 ON_TIME = 0.3
@@ -22,6 +22,7 @@ CLI_STAGES = "2s:4:20,2s:10:20,2s:2:20"
 CLI_PLAN = [(2, 4), (2, 10), (2, 2)]            # (duration, users)
 DIST_STAGES = "2s:4:20,2s:8:20,1s:2:20"
 DIST_PLAN = [(2, 4), (2, 8), (1, 2)]
+DOWN_STAGES = "1s:8:100,3s:0:4"
 WEB_STAGES = "2s:3:20,2s:6:20"
 WEB_PLAN = [(2, 3), (2, 6)]
 
@@ -164,8 +165,8 @@ def start_master(c, *args):
 @pytest.fixture(scope="module")
 def runs(module_cicada, make_module_target):
     c = module_cicada
-    t = {k: make_module_target() for k in ("cli", "classes", "dist", "web", "short")}
-    for k in ("cli", "dist", "web", "short"):
+    t = {k: make_module_target() for k in ("cli", "classes", "dist", "web", "short", "down")}
+    for k in ("cli", "dist", "web", "short", "down"):
         c.write(f"{k}.json", {"host": t[k].url, "users": [user_class("U")]})
     # Stage 2 adds users of B only; stage 3 names no class, so A may gain users again.
     c.write("classes.json", {
@@ -180,6 +181,9 @@ def runs(module_cicada, make_module_target):
                        "--csv", "cli", "--csv-full-history"),
         "classes": c.start("-f", "classes.json", "--headless", "--csv", "classes",
                            "--csv-full-history"),
+        # A ramp-down at its spawn rate: 8 users to none, 4 a second.
+        "down": c.start("-f", "down.json", "--headless", "--stages", DOWN_STAGES,
+                        "--csv", "down", "--csv-full-history"),
         # -t before the shape's end ends the test.
         "short": c.start("-f", "short.json", "--headless", "--stages", "1s:2:20,10s:4:20",
                          "-t", "2s"),
@@ -248,6 +252,24 @@ def test_cli_stages_end_the_test_with_a_summary(runs):
     last = max(x.t_wall for x in t.requests())
     end = one_log(r.err, "The load shape has ended")
     assert last <= end + ON_TIME, (last, end)
+
+
+def test_ramp_down_follows_the_spawn_rate(runs):
+    r = runs.results["down"]
+    assert r.rc == 0, r
+    check_stage_logs(r.err, [(1, 8), (3, 0)])
+    t1 = one_log(r.err, "Load shape stage 2 of 2: 0 users at 4/s for 3 s")
+    # As Locust's dispatcher: 4 users stop at once, 4 more a second later (not all 8 at
+    # once, not one every 0.25 s).
+    t_done = one_log(r.err, 'All users spawned: {"U": 0} (0 total users)')
+    assert 1 - ON_TIME <= t_done - t1 <= 1 + ON_TIME, (t1, t_done)
+    seen = history_users(runs.path("down_stats_history.csv"))
+    assert set(seen) <= {8, 4, 0} and seen[-1] == 0, seen
+    # What the target saw: 8 users, then 4 in the half-second after the first step down.
+    t = runs.targets["down"]
+    mid = {x.conn_id for x in t.requests() if t1 + 0.3 <= x.t_wall < t1 + 1 - ON_TIME}
+    assert len(mid) == 4, mid
+    assert not [x for x in t.requests() if x.t_wall > t_done + ON_TIME]
 
 
 # ---- the scenario's "stages" with classes -------------------------------------------------
