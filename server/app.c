@@ -365,6 +365,7 @@ static int web_swarm(void *data, unsigned users, double rate, const char *host,
     size_t n = 0;
     while (classes && classes[n])
         n++;
+    int follows_shape = 0;
     check_fd_limit(a, fresh && a->arrival ? arrival_cap(a, users)
                       : fresh && a->shape ? shape_peak(a->shape) : users);
     if (fresh && a->arrival) {
@@ -378,13 +379,14 @@ static int web_swarm(void *data, unsigned users, double rate, const char *host,
                          "not used)");
         if (runner_start_shape(a->runner, a->shape, err, errlen))
             return -1;
+        follows_shape = 1;
     } else if (runner_start_classes(a->runner, users, rate, classes, n, err, errlen)) {
         return -1;
     }
     /* As Locust: a run_time, even with an edit, ends the test that long from now. */
     if (run_time > 0)
         runner_arm_run_time(a->runner, (double)run_time);
-    return 0;
+    return follows_shape;
 }
 
 static void web_stop_test(void *data)
@@ -682,6 +684,10 @@ app *app_new(struct options *o, scenario *sc, char *err, size_t errlen, int *exi
                            "users and the spawn rate are not used.", a->shape->n, a->shape->total);
     a->workload = note.len ? sbuf_take(&note) : NULL;
     sbuf_free(&note);
+    /* As Locust with a shape class: -u and -r are ignored, said once rather than silently. */
+    if (a->shape && (o->set_num_users || o->set_spawn_rate))
+        log_warning(LOGGER, "The load shape sets the number of users and the spawn rate: "
+                            "-u/--users and -r/--spawn-rate are ignored");
     a->o = o;
     a->sc = sc;
     a->loop = ev_default_loop(EVFLAG_AUTO);

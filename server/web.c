@@ -629,7 +629,9 @@ static void on_swarm(web *w, struct httpd_req *req)
                     classes[n++] = f.values[i];
         }
     }
-    if (w->env.swarm(w->env.app, users, rate, host, run_time, classes, err, sizeof err)) {
+    int started = w->env.swarm(w->env.app, users, rate, host, run_time, classes, err,
+                               sizeof err);
+    if (started < 0) {
         respond_error(req, 400, err, cur_host);
         goto out;
     }
@@ -641,7 +643,9 @@ static void on_swarm(web *w, struct httpd_req *req)
     json_key(&j, "success");
     json_put_bool(&j, true);
     json_key(&j, "message");
-    json_put_string(&j, "Swarming started");
+    /* Locust's words when a shape class, not the form, drives the test. */
+    json_put_string(&j, started == 1 ? "Swarming started using shape class" :
+                                       "Swarming started");
     json_key(&j, "host");
     const char *now_host = w->env.current_host(w->env.app);
     if (now_host)

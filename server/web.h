@@ -47,8 +47,9 @@ typedef struct web_env {
     /* actions, answered by the app */
     void *app;
     /* Starts or edits a test. host NULL keeps the current one; run_time 0 = none; classes
-     * (NULL-terminated, or NULL for all) with the class picker. Returns 0 or -1 with a
-     * message in err (nothing changed). */
+     * (NULL-terminated, or NULL for all) with the class picker. Returns 0, 1 when the test
+     * started follows the load shape (the form's counts unused), or -1 with a message in
+     * err (nothing changed). */
     int (*swarm)(void *app, unsigned users, double rate, const char *host, long run_time,
                  char **classes, char *err, size_t errlen);
     void (*stop)(void *app);

@@ -185,8 +185,9 @@ def runs(module_cicada, make_module_target):
         "down": c.start("-f", "down.json", "--headless", "--stages", DOWN_STAGES,
                         "--csv", "down", "--csv-full-history"),
         # -t before the shape's end ends the test.
+        # -u and -r are ignored beside a shape, with a warning (as Locust's shape class).
         "short": c.start("-f", "short.json", "--headless", "--stages", "1s:2:20,10s:4:20",
-                         "-t", "2s"),
+                         "-t", "2s", "-u", 7, "-r", 3),
     }
     mproc, port = start_master(c, "-f", "dist.json", "--headless", "--stages", DIST_STAGES,
                                "--expect-workers", 2, "--csv", "dist", "--csv-full-history")
@@ -303,13 +304,21 @@ def test_run_time_ends_a_longer_shape(runs):
     assert "The load shape has ended" not in r.err
     assert 2 - ON_TIME <= r.elapsed < 2 + SLACK
     assert max(x.t_wall for x in runs.targets["short"].requests()) <= t_end + ON_TIME
+    warn = log_lines(r.err, "WARNING")
+    assert [x.split(": ", 1)[1] for x in warn] == [
+        "The load shape sets the number of users and the spawn rate: -u/--users and "
+        "-r/--spawn-rate are ignored"], warn
+    done = [spawned(x) for _, x in find_log(r.err, "All users spawned")]
+    assert done == [{"U": 2}, {"U": 4}], done
 
 
 # ---- a test started from the dashboard ------------------------------------------------------
 
 def test_dashboard_test_follows_the_shape(runs):
     status, body = runs.web["swarm"]
-    assert status == 200 and body["success"] is True, body
+    # Locust's answer when a shape, not the form, drives the test.
+    assert status == 200 and body == {"success": True, "host": runs.targets["web"].url,
+                                      "message": "Swarming started using shape class"}, body
     err = runs.results["web"].err
     assert "Starting the load shape" in err, err[-3000:]
     t0 = check_stage_logs(err, WEB_PLAN)
@@ -341,6 +350,7 @@ def test_changing_the_test_by_hand_ends_the_shape(cicada, target):
     d.wait_for(lambda x: x["user_count"] == 3, SLACK, "the first stage's 3 users")
     r = d.post("/swarm", data={"user_count": 2, "spawn_rate": 10})
     assert r.status_code == 200 and r.json()["success"] is True, r.text
+    assert r.json()["message"] == "Swarming started", r.text     # the form's counts now
     # Past the shape's planned stage 2 and its end: the hand-set count stays.
     time.sleep(max(0.0, started + 6.5 - time.monotonic()))
     doc = d.stats()
