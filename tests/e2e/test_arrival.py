@@ -205,7 +205,10 @@ def test_constant_rate_is_met(runs):
     seen = t.total()
     assert near(seen, 500, RATE_TOL), seen
     t0 = one_log(r.err, "Open model: ")
-    assert all(near(n, 100, 0.1) for n in per_second(t.requests(), t0, 5)), \
+    # Whole seconds from the log line; the fifth is left out: the run ends 5 s after the
+    # test started, which a loaded machine may log late, so that second can be cut short
+    # (the total above covers it).
+    assert all(near(n, 100, 0.1) for n in per_second(t.requests(), t0, 4)), \
         per_second(t.requests(), t0, 5)
     agg = stats_rows(runs.path("const_stats.csv"))[("", "Aggregated")]
     counted = int(agg["Request Count"])
