@@ -275,10 +275,13 @@ int main(int argc, char **argv)
     pid_t pids[1024];
     int nchildren = 0, gate = -1;
     bool is_child = false;
-    if (o.worker && o.processes)
+    /* --list and the task ratios print what -f holds and exit, on a worker too (as in
+     * Locust): only a worker that runs goes without files. */
+    bool info = o.list_commands || o.show_task_ratio || o.show_task_ratio_json;
+    if (o.worker && o.processes && !info)
         nchildren = fork_workers(&o, pids, (int)(sizeof pids / sizeof pids[0]), &is_child,
                                  &gate);
-    if (o.worker) {
+    if (o.worker && !info) {
         /* A worker needs no files: the master sends them with the test. */
         rc = run(&o, NULL, &gate, nchildren);
         reap_workers(pids, nchildren);
@@ -307,7 +310,7 @@ int main(int argc, char **argv)
         return 1;
     }
 
-    if (o.list_commands || o.show_task_ratio || o.show_task_ratio_json) {
+    if (info) {
         rc = print_info(&o, sc);
     } else {
         /* The scenario loaded: now the local workers (they get it from this master). */

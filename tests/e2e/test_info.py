@@ -118,3 +118,19 @@ def test_list_needs_no_host_and_sends_nothing(cicada, target):
     assert r.rc == 0, r
     assert r.out == "Available Users:\n    Only\n"
     assert target.total() == 0
+
+
+@pytest.mark.parametrize("extra", [(), ("--processes", "2")], ids=["worker", "processes"])
+def test_worker_lists_instead_of_connecting(cicada, target, extra):
+    """Locust's --worker -l lists the classes of -f and exits: the listing flags win over
+    running (a worker that connected instead would wait for a master until killed)."""
+    cicada.write("s.json", {"host": target.url,
+                            "users": [{"name": "Only", "tasks": [{"request": "GET /ok"}]}]})
+    r = cicada.run("-f", "s.json", "--worker", *extra, "--list")
+    assert r.rc == 0, r
+    assert r.out == "Available Users:\n    Only\n"
+    assert "Starting worker" not in r.err, r
+    r = cicada.run("-f", "s.json", "--worker", *extra, "--show-task-ratio-json")
+    assert r.rc == 0, r
+    assert json.loads(r.out)["per_class"]["Only"]["ratio"] == 1.0
+    assert target.total() == 0
