@@ -73,3 +73,27 @@ def test_redirect_is_one_request(cicada, target):
     # The followed answer is /ok's body; the other one is the empty 302.
     assert float(rows[("GET", "/redirect?f=1")]["Average Content Size"]) == len(OK_BODY)
     assert float(rows[("GET", "/redirect?f=0")]["Average Content Size"]) == 0
+
+
+def test_name_cap(cicada, target):
+    """--max-names: names past the cap count under one "(other names)" row per method, with
+    one warning, and every request is still counted."""
+    names = [f"/ok?n={i}" for i in range(14)]
+    cicada.write("s.json", {"host": target.url, "users": [
+        {"name": "U", "wait_time": 0.02, "sequential": True,
+         "tasks": [{"request": f"GET {n}"} for n in names]}]})
+    r = cicada.run("-f", "s.json", "--headless", "-u", 2, "-r", 2, "-t", "2s",
+                   "--max-names", 10, "--csv", "C", timeout=2 + SLACK)
+    assert r.rc == 0, r
+    warnings = [x for x in r.err.splitlines() if "distinct request names" in x]
+    assert len(warnings) == 1, r.err
+    assert '/WARNING/cicada.stats: More than 10 distinct request names' in warnings[0]
+    rows = stats_rows(cicada.path("C_stats.csv"))
+    named = {k for k in rows if k[1].startswith("/ok?n=")}
+    assert named == {("GET", n) for n in names[:10]}, rows.keys()
+    assert set(rows) == named | {("GET", "(other names)"), ("", "Aggregated")}
+    counted = int(rows[("", "Aggregated")]["Request Count"])
+    assert int(rows[("GET", "(other names)")]["Request Count"]) > 0
+    assert sum(int(v["Request Count"]) for k, v in rows.items() if k[0]) == counted
+    target.wait_idle(quiet=0.2)
+    assert 0 <= target.total() - counted <= 2, (target.total(), counted)
