@@ -890,8 +890,10 @@ int app_finish(app *a)
         console_stats_table(&b, a->stats, now, false, a->name_width);
         console_percentiles(&b, a->stats, a->name_width);
         console_open_model(&b, a->stats, a->name_width);
-    generator_verdict(a, &b);
         console_error_report(&b, a->stats, a->name_width);
+        /* After Locust's tables, not among them: scripts that read Locust's summary find
+         * the Error report right after the percentiles, as Locust prints it. */
+        generator_verdict(a, &b);
     }
     console_thresholds(&b, &a->thresholds);
     print_out(&b);
