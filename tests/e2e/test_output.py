@@ -1,11 +1,11 @@
-"""Console and log options: --reset-stats, --only-summary, -L, --logfile."""
+"""Console and log options: --reset-stats, --only-summary, --print-stats, -L, --logfile."""
 
 import re
 from datetime import datetime
 
 import pytest
 
-from conftest import SLACK, log_lines, stats_rows, stats_tables, summary_table
+from conftest import SLACK, free_port, log_lines, stats_rows, stats_tables, summary_table
 
 USERS = 4
 TABLE_HEAD = "Type     Name "
@@ -93,3 +93,22 @@ def test_logfile_gets_the_log_console_keeps_tables(runs):
     assert TABLE_HEAD not in log
     assert all(re.match(r"\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}\] [^/]+/INFO/[\w.]+: ", ln)
                for ln in log.splitlines()), log
+
+
+@pytest.mark.parametrize("flag", ["", "--print-stats"])
+def test_print_stats_with_the_dashboard(cicada, target, flag):
+    """With the dashboard the console gets only the final summary, unless --print-stats
+    asks for the periodic tables too (every 2 s), as in Locust."""
+    cicada.write("s.json", {"host": target.url, "users": [
+        {"name": "U", "wait_time": 0.05, "tasks": [{"request": "GET /ok"}]}]})
+    r = cicada.run("-f", "s.json", "--autostart", "--autoquit", 0, "-t", "5s", "-u", 2,
+                   "-r", 2, "--web-host", "127.0.0.1", "-P", free_port(),
+                   *([flag] if flag else []), timeout=5 + SLACK)
+    assert r.rc == 0, r
+    tables = stats_tables(r.err)
+    if flag:
+        assert len(tables) >= 3, r.err        # periodic ones at about 2 s and 4 s, the summary
+        assert tables[0][("", "Aggregated")][0] <= tables[-1][("", "Aggregated")][0]
+    else:
+        assert len(tables) == 1, r.err        # the summary alone
+    assert "Response time percentiles (approximated)" in r.err
