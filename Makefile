@@ -134,12 +134,14 @@ test-deps: deps
 
 # ---- main job: the demo --------------------------------------------------------------
 # The built-in demo target on 127.0.0.1:$(DEMO_PORT), and the dashboard on :$(WEB_PORT)
-# with examples/demo.json: open http://localhost:8089 and press Start. Ctrl-C ends both.
+# with examples/demo.json: open http://localhost:8089 and press Start. Ctrl-C ends both:
+# the target runs in a session of its own, so the terminal's Ctrl-C stops only the test,
+# whose users still log out (on_stop) before the target is ended after it.
 DEMO_PORT ?= 8080
 WEB_PORT ?= 8089
 run: deps
 	$(Q)$(MAKE) --no-print-directory all
-	$(Q)./cicada --demo-target 127.0.0.1:$(DEMO_PORT) & pid=$$!; \
+	$(Q)setsid ./cicada --demo-target 127.0.0.1:$(DEMO_PORT) & pid=$$!; \
 	trap 'kill $$pid 2>/dev/null' EXIT INT TERM; \
 	sleep 0.3; \
 	echo ""; \
