@@ -61,3 +61,34 @@ def test_equal_weights(cicada, target):
     a, b = qs.count("t=a"), qs.count("t=b")
     assert a + b >= 400, (a, b)
     assert 0.7 <= a / b <= 1.4, (a, b)
+
+
+def test_tags_select_tasks(cicada, target):
+    """-T/--tags keeps the tasks with any of the tags, -E/--exclude-tags drops those with
+    any; a class left without tasks does not run (with a warning). Also from LOCUST_TAGS,
+    in Locust's bracket syntax."""
+    cicada.write("s.json", {"host": target.url, "users": [
+        {"name": "U", "wait_time": 0.02, "tasks": [
+            {"tags": ["x"], "request": "GET /ok?t=a"},
+            {"tags": ["y"], "request": "GET /ok?t=b"},
+            {"tags": ["x", "y"], "request": "GET /ok?t=c"},
+            {"request": "GET /ok?t=d"}]},
+        {"name": "V", "wait_time": 0.02, "tasks": [{"tags": ["z"], "request": "GET /ok?v=z"}]}]})
+    cases = {"T": ["-T", "x"], "E": ["--exclude-tags", "y"], "TE": ["--tags", "x", "y", "-E", "y"],
+             "Tz": ["-T", "z,x"]}
+    base = ["-f", "s.json", "--headless", "-u", 2, "-r", 2, "-t", "2s"]
+    runs = cicada.run_many([base + args + ["--csv", name] for name, args in cases.items()],
+                           timeout=2 + SLACK)
+    env_run = cicada.run(*base, "--csv", "ENV", env=cicada.env(LOCUST_TAGS="[y, z]"),
+                         timeout=2 + SLACK)
+    want = {"T": {"/ok?t=a", "/ok?t=c"}, "E": {"/ok?t=a", "/ok?t=d", "/ok?v=z"},
+            "TE": {"/ok?t=a"}, "Tz": {"/ok?t=a", "/ok?t=c", "/ok?v=z"},
+            "ENV": {"/ok?t=b", "/ok?t=c", "/ok?v=z"}}
+    for name, r in list(zip(cases, runs)) + [("ENV", env_run)]:
+        assert r.rc == 0, (name, r)
+        rows = stats_rows(cicada.path(f"{name}_stats.csv"))
+        assert {n for (m, n) in rows if m} == want[name], (name, rows.keys())
+    for r in (runs[0], runs[2]):                        # -T x and -T x y -E y: V has none
+        assert "User class V had no tasks left after filtering by tags; it will not run" \
+            in r.err, r.err
+        assert 'All users spawned: {"U": 2} (2 total users)' in r.err, r.err
