@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 
 import pytest
 
@@ -134,3 +135,20 @@ def test_worker_lists_instead_of_connecting(cicada, target, extra):
     assert r.rc == 0, r
     assert json.loads(r.out)["per_class"]["Only"]["ratio"] == 1.0
     assert target.total() == 0
+
+
+def test_version_and_help(cicada):
+    """-V/--version print the name and version (Locust: "locust 2.12.1"), -h/--help the
+    usage; both exit 0 at once, even with other flags or a missing scenario."""
+    for flag in ("-V", "--version"):
+        r = cicada.run(flag, "-f", "missing.json", "--headless")
+        assert r.rc == 0, r
+        assert re.fullmatch(r"cicada \S+\n", r.out), r.out
+        assert r.err == ""
+    for flag in ("-h", "--help"):
+        r = cicada.run(flag, "-u", "abc")
+        assert r.rc == 0, r
+        assert r.out.startswith("Usage: cicada [OPTIONS] [UserClass ...]\n"), r.out[:200]
+        for name in ("--locustfile", "--users", "--spawn-rate", "--run-time", "--csv",
+                     "--exit-code-on-error", "--stop-timeout", "--loglevel", "--tags"):
+            assert name in r.out, name
