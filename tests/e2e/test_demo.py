@@ -8,6 +8,8 @@ import subprocess
 import time
 import urllib.request
 
+import pytest
+
 from conftest import REPO, SLACK, free_port, read_csv, stats_rows
 
 USERS = 40       # 30 Browsers and 10 Buyers (weights 3:1)
@@ -116,3 +118,32 @@ def test_make_run(tmp_path):
     for port in (demo_port, web_port):
         with socket.socket() as s:
             assert s.connect_ex(("127.0.0.1", port)) != 0, f"port {port} still open"
+
+
+@pytest.fixture(scope="module")
+def demo_target(module_cicada):
+    port = free_port()
+    demo = module_cicada.start("--demo-target", f"127.0.0.1:{port}")
+    wait_listening(port, demo)
+    yield port
+    demo.signal(signal.SIGTERM)
+    demo.wait(SLACK)
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in (REPO / "examples").glob("*.json")))
+def test_example_runs_against_the_demo_target(cicada, demo_target, name):
+    """Every scenario in examples/ runs as it is against the demo target (2 s of it) and
+    fails only where it means to: demo.json's stale link (404) and the shop's rare 503s."""
+    r = cicada.run("-f", REPO / "examples" / name, "-H", f"http://127.0.0.1:{demo_target}",
+                   "--headless", "-u", 4, "-r", 4, "-t", "2s", "--csv", "X",
+                   timeout=2 + SLACK)
+    assert r.rc in (0, 1), r
+    assert "Traceback" not in r.err and "error:" not in r.err, r
+    rows = stats_rows(cicada.path("X_stats.csv"))
+    assert int(rows[("", "Aggregated")]["Request Count"]) > 0, rows
+    assert read_csv(cicada.path("X_exceptions.csv")) == [["Count", "Message", "Traceback",
+                                                          "Nodes"]]
+    for f in read_csv(cicada.path("X_failures.csv"))[1:]:
+        assert f[:2] == ["GET", "/api/products/[id]"] and \
+            ("'404 Client Error" in f[2] or "'503 Server Error" in f[2]), f
+    assert r.rc == (1 if len(read_csv(cicada.path("X_failures.csv"))) > 1 else 0), r
