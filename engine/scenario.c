@@ -761,8 +761,15 @@ static int load_file(const char *path, scenario *sc, const scenario_opts *o, cha
                      path);
         else if (je.line == 0)
             snprintf(err, errlen, "%s: %s", path, je.msg);
-        else
-            snprintf(err, errlen, "%s:%u:%u: %s", path, je.line, je.col, je.msg);
+        else {
+            /* A Locust user's first try is -f locustfile.py: say why it cannot load. */
+            size_t n = strlen(path);
+            bool py = n > 3 && strcmp(path + n - 3, ".py") == 0;
+            snprintf(err, errlen, "%s:%u:%u: %s%s", path, je.line, je.col, je.msg,
+                     py ? " (a Python locustfile: cicada runs JSON scenarios, see "
+                          "docs/scenario.md, and C locustfiles, see docs/c-api.md)"
+                        : "");
+        }
         return -1;
     }
     char *real = realpath(path, NULL);

@@ -151,3 +151,14 @@ def test_host_without_a_name_is_refused(cicada, target, host):
     assert r.rc == 1, r
     assert r.err == ('cicada: error: s.json:1:10: "host" must be a base URL such as '
                      '"http://127.0.0.1:8080"\n'), r.err
+
+
+def test_python_locustfile_says_why(cicada, target):
+    """A Locust user's first try, -f locustfile.py: one line that says why it cannot run."""
+    cicada.write("locustfile.py", "from locust import HttpUser, task\n")
+    r = cicada.run("-f", "locustfile.py", "-H", target.url, "--headless", "-t", "2s")
+    assert r.rc == 1, r
+    assert r.err == ("cicada: error: locustfile.py:1:1: invalid literal, expected true, false "
+                     "or null (a Python locustfile: cicada runs JSON scenarios, see "
+                     "docs/scenario.md, and C locustfiles, see docs/c-api.md)\n"), r.err
+    assert target.total() == 0

@@ -235,6 +235,12 @@ static void test_file_errors(void **state)
     assert_string_equal(err, "No User class found!");
     assert_null(scenario_load(",", &no_opts, err, sizeof err));
     assert_string_equal(err, "No User class found!");
+    /* a Python locustfile: the parse error, and why it cannot load */
+    write_file("locustfile.py", "from locust import HttpUser\n");
+    assert_null(scenario_load("locustfile.py", &no_opts, err, sizeof err));
+    assert_string_equal(err, "locustfile.py:1:1: invalid literal, expected true, false or null "
+                             "(a Python locustfile: cicada runs JSON scenarios, see "
+                             "docs/scenario.md, and C locustfiles, see docs/c-api.md)");
 }
 
 static void test_missing_and_empty(void **state)
