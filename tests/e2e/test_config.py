@@ -59,3 +59,25 @@ def test_environment_beats_config_file_for_flags(cicada, target):
     assert qs == {"t=b"}
     # only one request table (the summary's), no periodic one
     assert r.err.count("Type     Name ") == 2
+
+
+def test_old_names_still_work(cicada, target):
+    """-c/--clients, --hatch-rate and --no-web (Locust's early names) run the test they
+    describe, each with a one-line deprecation notice; also in a config file."""
+    cicada.write("s.json", {"host": target.url, "users": [
+        {"name": "U", "wait_time": 0.2, "tasks": [{"request": "GET /ok"}]}]})
+    cicada.write("old.conf", "clients = 2\nhatch-rate = 4\n")
+    a, b = cicada.run_many([
+        ["-f", "s.json", "-c", 3, "--hatch-rate", 3, "--no-web", "-t", "1s"],
+        ["-f", "s.json", "--config", "old.conf", "--no-web", "-t", "1s"],
+    ], timeout=1 + SLACK)
+    for r, users, rate in ((a, 3, "3.00"), (b, 2, "4.00")):
+        assert r.rc == 0, r
+        notices = [x for x in r.err.splitlines() if x.startswith("[DEPRECATED]")]
+        assert notices == [
+            "[DEPRECATED] The -c/--clients parameter has been renamed -u/--users",
+            "[DEPRECATED] The --hatch-rate parameter has been renamed --spawn-rate",
+            "[DEPRECATED] The --no-web parameter has been renamed --headless"], r.err
+        assert ramp(r.err) == (users, rate)
+        assert f'All users spawned: {{"U": {users}}} ({users} total users)' in r.err
+    assert target.count("GET", "/ok") > 0
