@@ -934,7 +934,7 @@ scenario *scenario_load(const char *paths, const scenario_opts *o, char *err, si
         snprintf(err, errlen, "No User class found!");
         rc = -1;
     }
-    if (rc == 0)
+    if (rc == 0 && !o->list_only)
         rc = select_classes(sc, o, err, errlen);
     if (rc) {
         scenario_free(sc);

@@ -27,6 +27,8 @@ typedef struct scenario_opts {
     char **exclude_tags;    /* -E: drop tasks with any of these */
     int nexclude_tags;
     bool equal_weights;     /* --equal-weights */
+    bool list_only;         /* --list: every class loads; none is selected or filtered, so
+                             * run is empty (Locust lists before it checks either) */
     unsigned worker_index;  /* {{worker_index}}: the index the master gave this worker */
     unsigned data_slot;     /* this process's share of the test data: rows i with */
     unsigned data_slots;    /* i % data_slots == data_slot (0 means 1: every row) */

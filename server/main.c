@@ -299,6 +299,7 @@ int main(int argc, char **argv)
             .tags = o.tags.v, .ntags = o.tags.n,
             .exclude_tags = o.exclude_tags.v, .nexclude_tags = o.exclude_tags.n,
             .equal_weights = o.equal_weights,
+            .list_only = o.list_commands,
         };
         sc = scenario_load(path, &so, err, sizeof err);
         free(path);

@@ -152,3 +152,16 @@ def test_version_and_help(cicada):
         for name in ("--locustfile", "--users", "--spawn-rate", "--run-time", "--csv",
                      "--exit-code-on-error", "--stop-timeout", "--loglevel", "--tags"):
             assert name in r.out, name
+
+
+def test_list_ignores_selection_and_tags(cicada):
+    """--list names every class of -f, as Locust does before it looks at the positional
+    class names or the tags: unknown names, a tag that leaves nothing, weight 0."""
+    cicada.write("s.json", {"host": "http://127.0.0.1:1", "users": [
+        {"name": "A", "tasks": [{"tags": ["x"], "request": "GET /a"}]},
+        {"name": "Z", "weight": 0, "tasks": [{"request": "GET /z"}]}]})
+    for extra in (["Nope"], ["-T", "zzz"], ["-E", "x"], ["Z"]):
+        r = cicada.run("-f", "s.json", "--list", *extra)
+        assert r.rc == 0, (extra, r)
+        assert r.out == "Available Users:\n    A\n    Z\n", (extra, r)
+        assert r.err == "", (extra, r)

@@ -1046,6 +1046,16 @@ static void test_class_selection(void **state)
     o = (scenario_opts){.classes = b, .nclasses = 1, .tags = x, .ntags = 1};
     expect_error_opts(three_classes, &o,
                       "No tasks left to run after filtering by --tags/--exclude-tags.");
+
+    /* --list: every class, whatever the selection and the tags say (Locust lists first) */
+    o = (scenario_opts){.classes = bad, .nclasses = 3, .tags = x, .ntags = 1,
+                        .list_only = true};
+    sc = load_opts(three_classes, &o);
+    assert_int_equal(sc->nall, 3);
+    assert_int_equal(sc->nrun, 0);
+    assert_string_equal(sc->all[0].name, "A");
+    assert_string_equal(sc->all[2].name, "C");
+    scenario_free(sc);
 }
 
 static void test_weights(void **state)
