@@ -911,7 +911,13 @@ static void apply_opts(CURL *e, const http_req *r)
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, o->insecure ? 0L : 2L);
     curl_easy_setopt(e, CURLOPT_SSLCERT, o->client_cert);
     curl_easy_setopt(e, CURLOPT_SSLKEY, o->client_key);
+    /* USERPWD sets (or, with NULL, clears) both parts: what a previous request on this
+     * handle set does not carry over to the next. */
     curl_easy_setopt(e, CURLOPT_USERPWD, o->userpwd);
+    if (o->username) {
+        curl_easy_setopt(e, CURLOPT_USERNAME, o->username);
+        curl_easy_setopt(e, CURLOPT_PASSWORD, o->password ? o->password : "");
+    }
 }
 
 /* The header list to send: the request's own, after our User-Agent unless it has one.

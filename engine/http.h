@@ -47,6 +47,9 @@ typedef struct http_opts {
     const char *client_cert;        /* PEM file of a client certificate, or NULL */
     const char *client_key;         /* its key (NULL: in the certificate file) */
     const char *userpwd;            /* "user:password" for Basic authentication, or NULL */
+    /* Basic authentication as two parts (CURLOPT_USERNAME/PASSWORD), which win over
+     * userpwd: a scenario's templated basic_auth, rendered per request. */
+    const char *username, *password;
 } http_opts;
 
 /* A compiled request. Owned by whoever compiled it (a scenario step); must outlive every

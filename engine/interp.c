@@ -179,6 +179,8 @@ static void free_request(req_step *r)
         tpl_free(r->holes[i].t);
     free(r->holes);
     free_pairs(r->form, r->nform);
+    tpl_free(r->auth[0]);
+    tpl_free(r->auth[1]);
     for (int i = 0; i < r->nchecks; i++) {
         check *c = &r->checks[i];
         free(c->statuses);
@@ -253,6 +255,8 @@ typedef struct ustate {
     struct curl_slist *hdr_nodes;
     size_t *hdr_offs;           /* where each rendered header starts in hdr_text */
     int nhdr_nodes;             /* capacity of both */
+    sbuf auth;                  /* templated basic_auth: "user\0password\0" */
+    http_opts auth_opts;        /* the step's options with that user and password */
     http_req req;
 } ustate;
 
@@ -300,6 +304,7 @@ void interp_user_cleanup(user *u)
     sbuf_free(&st->resp);
     sbuf_free(&st->text);
     sbuf_free(&st->hdr_text);
+    sbuf_free(&st->auth);
     free(st->hdr_nodes);
     free(st->hdr_offs);
     free(st);
@@ -550,6 +555,53 @@ static int render_headers(const req_step *q, const tpl_ctx *ctx, ustate *st, cha
     return rc;
 }
 
+/* A templated basic_auth into the user's own buffer and options: the rendered user and
+ * password go with this request only (every dynamic request sets its options again on
+ * whichever pooled handle runs it). */
+static int render_auth(const req_step *q, const tpl_ctx *ctx, ustate *st, char *err,
+                       size_t errlen)
+{
+    if (q->auth_optional) {
+        unset_check uc = {st, false};
+        for (int i = 0; i < 2; i++)
+            if (q->auth[i])
+                tpl_foreach_variable(q->auth[i], note_unset, &uc);
+        if (uc.unset)
+            return 0;   /* the class's, before its variables are set: no authentication */
+    }
+    sbuf *a = &st->auth;
+    sbuf_reset(a);
+    if (tpl_render(q->auth[0], ctx, a, NULL, err, errlen))
+        return -1;
+    size_t user_len = a->len;
+    if (q->auth[1]) {
+        sbuf_putc(a, '\0');
+        if (tpl_render(q->auth[1], ctx, a, NULL, err, errlen))
+            return -1;
+    } else {
+        const char *colon = memchr(sbuf_str(a), ':', a->len);
+        if (!colon) {
+            /* The value is a credential: not in the message. */
+            snprintf(err, errlen, "basic_auth after templating has no ':' between the user "
+                                  "and the password");
+            return -1;
+        }
+        user_len = (size_t)(colon - a->s);
+        a->s[user_len] = '\0';
+    }
+    if (memchr(a->s, '\0', user_len) || memchr(a->s + user_len + 1, '\0', a->len - user_len - 1)) {
+        snprintf(err, errlen, "basic_auth after templating has a NUL character");
+        return -1;
+    }
+    static const http_opts defaults = {.version = 1};
+    st->auth_opts = q->opts ? *q->opts : defaults;
+    st->auth_opts.userpwd = NULL;
+    st->auth_opts.username = a->s;
+    st->auth_opts.password = a->s + user_len + 1;
+    st->req.opts = &st->auth_opts;
+    return 0;
+}
+
 /* The request of a step with templates, in the user's own buffers. */
 static const http_req *render_request(render *r, const req_step *q, char *err, size_t errlen)
 {
@@ -557,7 +609,8 @@ static const http_req *render_request(render *r, const req_step *q, char *err, s
     tpl_ctx ctx = ctx_of(r);
     st->req = q->req;
     if (render_url(q, &ctx, st, err, errlen) || render_body(q, &ctx, st, err, errlen) ||
-        render_headers(q, &ctx, st, err, errlen))
+        render_headers(q, &ctx, st, err, errlen) ||
+        (q->auth[0] && render_auth(q, &ctx, st, err, errlen)))
         return NULL;
     st->req.url = sbuf_str(&st->url);
     st->req.link_local = interp_link_local(st->req.url);

@@ -127,6 +127,11 @@ typedef struct req_step {
     int nholes;
     tpl_pair *form;             /* BODY_FORM */
     int nform;
+    /* Templated basic_auth: the user and password, or (auth[1] NULL) "user:password"
+     * split at its first ':' once rendered. Sent with CURLOPT_USERNAME/PASSWORD from
+     * the user's own buffers, so one user's credentials never reach another's request. */
+    tpl *auth[2];
+    bool auth_optional;         /* the class's: not sent while its variables are unset */
     /* response handling */
     check *checks;
     int nchecks;

@@ -758,7 +758,29 @@ static char *file_path(jck *c, const json_value *v, const char *base_dir)
         jck_wrong_type(c, v, "client_cert", "a file path");
         return NULL;
     }
+    /* Certificates are read when the file loads, so they are the same for every user: a
+     * placeholder would be taken as part of the file's name. */
+    const char *t = memmem(v->str.s, v->str.len, "{{", 2);
+    if (t) {
+        jck_fail(c, v->line, jck_string_col(v, (size_t)(t - v->str.s)),
+                 "\"client_cert\" takes a file path, not a template: certificates are "
+                 "checked when the file loads");
+        return NULL;
+    }
     return jck_file(c, v, v->str.s, base_dir);
+}
+
+static bool has_placeholder(const json_value *v)
+{
+    return v->type == JSON_STRING && memmem(v->str.s, v->str.len, "{{", 2);
+}
+
+/* True when a basic_auth value (already checked by request_opts) holds placeholders. */
+static bool auth_templated(const json_value *a)
+{
+    if (a->type == JSON_ARRAY)
+        return has_placeholder(&a->arr.items[0]) || has_placeholder(&a->arr.items[1]);
+    return has_placeholder(a);
 }
 
 int request_opts(jck *c, const json_value *obj, const http_opts *inherit,
@@ -829,8 +851,55 @@ int request_opts(jck *c, const json_value *obj, const http_opts *inherit,
                                   "[\"user\", \"password\"] or \"user:password\"");
         }
         free((char *)o->userpwd);
-        o->userpwd = sbuf_take(&up);
+        o->userpwd = NULL;
+        /* Templated: every request renders its own (request_compile). */
+        if (auth_templated(auth))
+            sbuf_free(&up);
+        else
+            o->userpwd = sbuf_take(&up);
     }
+    return 0;
+}
+
+/* A templated basic_auth as the request's own templates (names checked against the
+ * class's scope, here at load). */
+static int compile_auth(jck *c, const json_value *a, iscope *scope, req_step *r)
+{
+    if (a->type == JSON_STRING) {
+        if (request_tpl(c, a, scope, &r->auth[0]))
+            return -1;
+    } else if (request_tpl(c, &a->arr.items[0], scope, &r->auth[0]) ||
+               request_tpl(c, &a->arr.items[1], scope, &r->auth[1])) {
+        return -1;
+    }
+    if (!tpl_is_static(r->auth[0]) || (r->auth[1] && !tpl_is_static(r->auth[1])))
+        return 0;
+    /* Folded at load ({{env(PASSWORD)}}): the request's own options say it once. */
+    sbuf up = SBUF_INIT;
+    for (int i = 0; i < 2 && r->auth[i]; i++) {
+        size_t n;
+        const char *t = tpl_static_text(r->auth[i], &n);
+        if (i)
+            sbuf_putc(&up, ':');
+        sbuf_add(&up, t, n);
+        tpl_free(r->auth[i]);
+        r->auth[i] = NULL;
+    }
+    if (a->type == JSON_STRING && !memchr(sbuf_str(&up), ':', up.len)) {
+        sbuf_free(&up);
+        return jck_fail(c, a->line, a->col,
+                        "\"basic_auth\" has no ':' between the user and the password");
+    }
+    if (!r->own_opts) {
+        http_opts *o = xcalloc(1, sizeof *o);
+        *o = r->opts ? *r->opts : (http_opts){.version = 1};
+        o->client_cert = o->client_cert ? xstrdup(o->client_cert) : NULL;
+        o->client_key = o->client_key ? xstrdup(o->client_key) : NULL;
+        r->own_opts = o;
+        r->opts = o;
+    }
+    free((char *)r->own_opts->userpwd);
+    r->own_opts->userpwd = sbuf_take(&up);
     return 0;
 }
 
@@ -1041,6 +1110,14 @@ int request_compile(jck *c, const json_value *v, const request_defaults *d, isco
     bool has_body = r->body || r->body_kind != BODY_NONE || strcmp(r->method, "POST") == 0;
     if (build_headers(c, d->headers, headers, ctype, has_body, scope, r))
         goto out;
+    /* basic_auth with placeholders, the request's own or else its class's (which, like a
+     * class header, is left out while a variable it names has no value yet). */
+    const json_value *auth = v->type == JSON_OBJECT ? json_get(v, "basic_auth") : NULL;
+    r->auth_optional = !auth;
+    if (!auth)
+        auth = d->basic_auth;
+    if (auth && auth_templated(auth) && compile_auth(c, auth, scope, r))
+        goto out;
 
     if (v->type == JSON_OBJECT) {
         const json_value *x;
@@ -1056,7 +1133,8 @@ int request_compile(jck *c, const json_value *v, const request_defaults *d, isco
                     goto out;
         }
     }
-    r->dynamic = r->url_tpl || r->query || r->ndyn_headers || r->body_kind != BODY_NONE;
+    r->dynamic = r->url_tpl || r->query || r->ndyn_headers || r->body_kind != BODY_NONE ||
+                 r->auth[0];
     if (r->dynamic && !r->name) {
         /* The default name of a templated request is its URL as written: the statistics
          * group every rendering of it, as Locust users do with name=. */

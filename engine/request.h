@@ -16,6 +16,7 @@ typedef struct request_defaults {
     bool follow;
     enum http_conn_mode conn;
     const http_opts *opts;      /* the class's HTTP options, or NULL for the defaults */
+    const json_value *basic_auth; /* the class's "basic_auth" (templated per request), or NULL */
     enum on_failure on_failure;
     const char *base_dir;       /* the scenario file's directory, for relative paths */
 } request_defaults;
@@ -27,7 +28,8 @@ int request_compile(jck *c, const json_value *v, const request_defaults *d, isco
 
 /* The HTTP options in obj ("http_version", "verify_tls", "client_cert", "basic_auth") on
  * top of inherit. *out is NULL when obj sets none of them, else a new http_opts the caller
- * frees with request_opts_free. */
+ * frees with request_opts_free. A basic_auth with placeholders leaves userpwd NULL: each
+ * request compiles it as templates (request_compile). */
 int request_opts(jck *c, const json_value *obj, const http_opts *inherit,
                  const char *base_dir, http_opts **out);
 void request_opts_free(http_opts *o);

@@ -416,6 +416,7 @@ static int class_defaults(ctx *c, const json_value *cv, sclass *sc)
     d->conn = conn == 0 ? HTTP_CONN_USER : conn == 1 ? HTTP_CONN_SHARED : HTTP_CONN_REQUEST;
     d->on_failure = (enum on_failure)on_failure;
     d->opts = sc->opts;
+    d->basic_auth = json_get(cv, "basic_auth");
     d->headers = json_get(cv, "headers");
     return d->headers ? request_check_headers(&c->j, d->headers) : 0;
 }

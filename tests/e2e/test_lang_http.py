@@ -161,6 +161,62 @@ def test_templated_requests_keep_their_own_headers_and_auth(runs):
             assert own == [] and auth_of(x) == [basic("a:b")], x.headers
 
 
+def test_basic_auth_from_test_data_is_each_users_own(cicada, target):
+    """Two users take a unique row each and authenticate with it, on every request of
+    the class and on a request's own basic_auth ("user:password" form); a class without
+    basic_auth, whose requests run on the same pooled handles, sends none."""
+    cicada.write("creds.csv", "user,pass\nalice,pw1\nbob,p:w2\n")
+    cicada.write("auth.json", {"host": target.url,
+        "data": {"creds": {"file": "creds.csv", "mode": "unique"}},
+        "users": [
+            {"name": "A", "fixed_count": 2, "wait_time": 0.01, "sequential": True,
+             "connection": "shared",
+             "basic_auth": ["{{creds.user}}", "{{creds.pass}}"],
+             "tasks": [
+                {"request": "/ok?cls&u={{user_index}}"},
+                {"request": {"url": "/ok?own&u={{user_index}}",
+                             "basic_auth": "{{creds.user}}-x:{{creds.pass}}"}},
+                {"request": {"url": "/ok?static", "basic_auth": ["s", "t"]}}]},
+            {"name": "N", "fixed_count": 1, "wait_time": 0.01, "connection": "shared",
+             "tasks": [{"request": "/ok?none"}]}]})
+    r = cicada.run("-f", "auth.json", "--headless", "-u", 3, "-r", 50, "-t", "2s",
+                   timeout=2 + SLACK)
+    assert r.rc == 0, r
+    target.wait_idle(quiet=0.1)
+    seen = {}
+    for x in target.requests(path="/ok"):
+        kind, _, user = x.query.partition("&u=")
+        seen.setdefault(kind, {}).setdefault(user, set()).update(auth_of(x) or ["none"])
+    pairs = {basic("alice:pw1"), basic("bob:p:w2")}
+    # each user sends its own pair, every time, and the two users hold different rows
+    assert len(seen["cls"]) == 2 and all(len(v) == 1 for v in seen["cls"].values()), seen
+    assert set().union(*seen["cls"].values()) == pairs, seen
+    for u, (a,) in seen["cls"].items():
+        who = {basic("alice:pw1"): "alice-x:pw1", basic("bob:p:w2"): "bob-x:p:w2"}[a]
+        assert seen["own"][u] == {basic(who)}, seen
+    assert seen["static"] == {"": {basic("s:t")}}, seen
+    assert seen["none"] == {"": {"none"}}, seen
+
+
+def test_templated_basic_auth_and_client_cert_errors_at_load(cicada):
+    text = ('{"host": "http://127.0.0.1:1", "data": {"creds": {"file": "c.csv"}},\n'
+            ' "users": [{"name": "U", "basic_auth": ["{{creds.usr}}", "x"], "tasks": [{"request": "/x"}]}]}')
+    cicada.write("c.csv", "user,pass\na,b\n")
+    cicada.write("a.json", text)
+    r = cicada.run("-f", "a.json", "--list")
+    assert r.rc == 1, r
+    assert r.err == (f"cicada: error: a.json:{text_pos(text, 'creds.usr')}: "
+                     'unknown data column "creds.usr"\n')
+    text = ('{"users": [{"name": "U", "tasks": [{"request": {"url": "http://h/x",\n'
+            '  "client_cert": "certs/{{user_index}}.pem"}}]}]}')
+    cicada.write("b.json", text)
+    r = cicada.run("-f", "b.json", "--list")
+    assert r.rc == 1, r
+    assert r.err == (f"cicada: error: b.json:{text_pos(text, '{{user_index')}: "
+                     '"client_cert" takes a file path, not a template: certificates are '
+                     'checked when the file loads\n')
+
+
 # ---- TLS ---------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")

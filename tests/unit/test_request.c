@@ -939,6 +939,104 @@ static void test_opts(void **state)
     request_opts_free(NULL);
 }
 
+/* basic_auth with placeholders: templates of the request (its own or its class's), names
+ * checked at load; folded ones ({{env(X)}}) are static again. */
+static void test_templated_basic_auth(void **state)
+{
+    (void)state;
+    req_step *r = ok("{`url`: `/x`, `basic_auth`: [`{{accounts.username}}`, `{{accounts.password}}`]}");
+    assert_true(r->dynamic);
+    assert_non_null(r->auth[0]);
+    assert_non_null(r->auth[1]);
+    assert_false(r->auth_optional);
+    assert_string_equal(render(r->auth[0]), "alice");
+    assert_string_equal(render(r->auth[1]), "pw1");
+    assert_non_null(r->opts);
+    assert_null(r->opts->userpwd);              /* never the placeholders as text */
+    assert_string_equal(r->name, "/x");         /* one row for every user's credentials */
+
+    r = ok("{`url`: `/x`, `basic_auth`: `{{accounts.username}}:{{token}}`}");
+    assert_true(r->dynamic);
+    assert_string_equal(render(r->auth[0]), "alice:T0K");
+    assert_null(r->auth[1]);
+    assert_null(r->opts->userpwd);
+
+    /* static credentials stay static */
+    r = ok("{`url`: `/x`, `basic_auth`: [`u`, `p`]}");
+    assert_false(r->dynamic);
+    assert_null(r->auth[0]);
+    assert_string_equal(r->opts->userpwd, "u:p");
+
+    /* folded at load: static, in the request's own options */
+    setenv("CICADA_REQUEST_PW", "s3cret", 1);
+    r = ok("{`url`: `/x`, `verify_tls`: false, `basic_auth`: [`api`, `{{env(CICADA_REQUEST_PW)}}`]}");
+    assert_false(r->dynamic);
+    assert_null(r->auth[0]);
+    assert_string_equal(r->opts->userpwd, "api:s3cret");
+    assert_true(r->opts->insecure);
+    unsetenv("CICADA_REQUEST_PW");
+
+    /* the class's: every request compiles it with the class's scope, and leaves it out
+     * while a variable it names is unset (like a class header) */
+    json_value *cls = parse(dq("{`verify_tls`: false, `basic_auth`: [`{{accounts.username}}`, `{{tok}}`]}"));
+    http_opts *co = NULL;
+    assert_int_equal(request_opts(&ck, cls, NULL, tmpdir, &co), 0);
+    assert_null(co->userpwd);
+    defaults.opts = co;
+    defaults.basic_auth = json_get(cls, "basic_auth");
+    r = ok("`GET /y`");
+    assert_true(r->dynamic);
+    assert_true(r->auth_optional);
+    assert_string_equal(render(r->auth[0]), "alice");
+    assert_ptr_equal(r->opts, co);
+    /* a request's own static credentials win over the class's templates */
+    r = ok("{`url`: `/y`, `basic_auth`: `c:d`}");
+    assert_false(r->dynamic);
+    assert_null(r->auth[0]);
+    assert_string_equal(r->opts->userpwd, "c:d");
+    assert_true(r->opts->insecure);
+    /* the class's templates folded: the request gets options of its own */
+    json_value *cls2 = parse(dq("{`basic_auth`: `{{'{{'}}u:p`}"));
+    defaults.basic_auth = json_get(cls2, "basic_auth");
+    r = ok("`GET /z`");
+    assert_false(r->dynamic);
+    assert_non_null(r->own_opts);
+    assert_string_equal(r->opts->userpwd, "{{u:p");
+    assert_true(r->opts->insecure);
+    interp_free(&prog);
+    defaults.opts = NULL;
+    defaults.basic_auth = NULL;
+    request_opts_free(co);
+    json_free(cls);
+    json_free(cls2);
+}
+
+static void test_templated_basic_auth_errors(void **state)
+{
+    (void)state;
+    bad("{`url`: `/x`, `basic_auth`: [`{{acounts.username}}`, `p`]}", "acounts",
+        "unknown data column `acounts.username`");
+    bad("{`url`: `/x`, `basic_auth`: [`u`, `{{pasword}}`]}", "pasword",
+        "unknown variable `pasword`");
+    bad("{`url`: `/x`, `basic_auth`: `{{token}}:{{nope}}`}", "nope", "unknown variable `nope`");
+    bad("{`url`: `/x`, `basic_auth`: `{{'{{'}}:{{env(CICADA_REQUEST_UNSET_X)}}`}",
+        "CICADA_REQUEST_UNSET_X)", "environment variable CICADA_REQUEST_UNSET_X is not set");
+    setenv("CICADA_REQUEST_PW", "nocolon", 1);  /* the default's ':' is not used */
+    bad("{`url`: `/x`, `basic_auth`: `{{env(CICADA_REQUEST_PW, 'a:b')}}`}", "`{{env",
+        "`basic_auth` has no ':' between the user and the password");
+    unsetenv("CICADA_REQUEST_PW");
+    /* client certificates are read at load: a placeholder is an error where it starts */
+    opts_bad("{`client_cert`: `certs/{{accounts.username}}.pem`}", "{{accounts",
+             "`client_cert` takes a file path, not a template: certificates are checked when "
+             "the file loads");
+    opts_bad("{`client_cert`: {`cert`: `client.pem`, `key`: `{{k}}.key`}}", "{{k}}",
+             "`client_cert` takes a file path, not a template: certificates are checked when "
+             "the file loads");
+    bad("{`url`: `/x`, `client_cert`: `{{n}}.pem`}", "{{n}}",
+        "`client_cert` takes a file path, not a template: certificates are checked when "
+        "the file loads");
+}
+
 static void test_opts_errors(void **state)
 {
     (void)state;
@@ -1113,6 +1211,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_capture_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_capture_names, setup, teardown),
         cmocka_unit_test_setup_teardown(test_opts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_templated_basic_auth, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_templated_basic_auth_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_opts_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_opts_missing_file_message, setup, teardown),
         cmocka_unit_test_setup_teardown(test_request_errors, setup, teardown),
