@@ -564,7 +564,9 @@ static unsigned plan_users(const master *m, const mworker *w)
     return dispatch_worker_total(d, k);
 }
 
-static void leave_plan(master *m, mworker *w, const char *why)
+/* why: "quit", "is missing", or the worker's error when it cannot run this test
+ * (refused). */
+static void leave_plan(master *m, mworker *w, const char *why, bool refused)
 {
     w->waits_for_data = false;
     if (!w->in_plan)
@@ -583,13 +585,18 @@ static void leave_plan(master *m, mworker *w, const char *why)
         planned += live(m->w[i]) && m->w[i]->in_plan;
     if (running && planned > 0 && users)
         log_info(LOGGER, "Worker %s %s: its %u users will be replaced on the other workers",
-                 w->id, why, users);
-    if (running && planned == 0 && m->hooks.no_workers)
-        m->hooks.no_workers(m->hooks.data,
-                            strcmp(why, "quit") == 0 ? "The last worker quit, stopping test."
-                            : strcmp(why, "is missing") == 0
-                                ? "The last worker went missing, stopping test."
-                                : "No worker can run this test, stopping it.");
+                 w->id, refused ? "cannot run this test" : why, users);
+    if (running && planned == 0 && m->hooks.no_workers) {
+        char text[600];
+        if (refused)
+            snprintf(text, sizeof text, "No worker can run this test, stopping it: worker %s: %s",
+                     w->id, why);
+        else
+            snprintf(text, sizeof text, "%s", strcmp(why, "quit") == 0
+                                                  ? "The last worker quit, stopping test."
+                                                  : "The last worker went missing, stopping test.");
+        m->hooks.no_workers(m->hooks.data, text, refused);
+    }
 }
 
 static void go_missing(master *m, mworker *w, double now)
@@ -597,7 +604,7 @@ static void go_missing(master *m, mworker *w, double now)
     log_warning(LOGGER, "Worker %s failed to send heartbeat, setting state to missing.", w->id);
     w->state = RUNNER_MISSING;
     w->missing_since = now;
-    leave_plan(m, w, "is missing");
+    leave_plan(m, w, "is missing", false);
     w->user_count = 0;
     check_stopped(m);
     changed(m);
@@ -803,7 +810,7 @@ static void on_message(master *m, const char *id, const wire_msg *msg)
                  master_worker_count(m) - live(w));
         /* Not counted among the workers left while its users are dealt out. */
         w->state = RUNNER_MISSING;
-        leave_plan(m, w, "quit");
+        leave_plan(m, w, "quit", false);
         w->stop_pending = false;
         forget(m, w);
         check_stopped(m);
@@ -816,7 +823,7 @@ static void on_message(master *m, const char *id, const wire_msg *msg)
         /* It cannot run this test (no compiler, a file it could not write): its share
          * goes to the others, and it is planned again from the next test. */
         if (w->in_plan && test_running(m)) {
-            leave_plan(m, w, "cannot run this test");
+            leave_plan(m, w, text, true);
             w->waits_for_data = true;
         }
         return;

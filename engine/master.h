@@ -35,7 +35,9 @@ typedef struct master_config {
 typedef struct master_hooks {
     void *data;
     void (*workers_changed)(void *data);            /* joined, left, missing, back */
-    void (*no_workers)(void *data, const char *why); /* the last worker left a running test */
+    /* The last worker left a running test. refused: it could not run the test (its
+     * scenario did not load there; why says its error), a failed start, not an end. */
+    void (*no_workers)(void *data, const char *why, bool refused);
     void (*end_test)(void *data, const char *reason); /* a worker's task ended the test */
 } master_hooks;
 

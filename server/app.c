@@ -429,14 +429,23 @@ static void web_report(void *data, void *out, bool download)
 
 /* ---- distributed ------------------------------------------------------------------- */
 
-static void on_no_workers(void *data, const char *why)
+static void on_no_workers(void *data, const char *why, bool refused)
 {
     app *a = data;
-    log_warning(LOGGER, "%s", why);
-    if (web_mode(a))
+    if (web_mode(a)) {
+        log_warning(LOGGER, "%s", why);
         runner_stop(a->runner);
-    else
-        app_quit(a);
+        return;
+    }
+    /* A test no worker could load never ran: a start-up error (1), as a scenario that
+     * does not load locally, not a clean run. Workers that left a test end it. */
+    if (refused) {
+        log_error(LOGGER, "%s", why);
+        a->fail_code = 1;
+    } else {
+        log_warning(LOGGER, "%s", why);
+    }
+    app_quit(a);
 }
 
 static void on_workers_changed(void *data)

@@ -46,7 +46,7 @@ def _wait_log(proc, text, timeout):
     pytest.fail(f"{proc.args!r}: no {text!r} within {timeout} s:\n{proc.err_text()[-3000:]}")
 
 
-def start_master(c, *args, web=False, port=None, timeout=SLACK):
+def start_master(c, *args, web=False, port=None, timeout=SLACK, env=None):
     """Starts `cicada --master` on free ports of 127.0.0.1 (a retry when another process
     took one meanwhile), or on the master port given, and waits until it listens for
     workers (and, with web, serves the dashboard). Returns (proc, master port, Dashboard
@@ -59,7 +59,7 @@ def start_master(c, *args, web=False, port=None, timeout=SLACK):
         if web:
             wport = free_port()
             extra += ["--web-host", "127.0.0.1", "-P", wport]
-        proc = c.start(*args, *extra)
+        proc = c.start(*args, *extra, env=env)
         ok = _wait_log(proc, MASTER_UP.format(port=port), timeout)
         if ok and web:
             ok = _wait_log(proc, WEB_UP.format(port=wport), timeout)
@@ -764,6 +764,27 @@ def test_headless_master_quits_when_its_last_worker_is_lost(cicada, make_target)
                for x in log_lines(r.err, "WARNING")), r.err
     assert "Response time percentiles (approximated)" in r.err
     assert read_csv(cicada.path("P_stats.csv"))[-1][:2] == ["", "Aggregated"]
+
+
+def test_headless_master_exits_1_when_no_worker_can_load_the_test(cicada, make_target):
+    """The master loads {{env(X)}} with X set; its only worker, without X, cannot load the
+    scenario. Nothing ran: a start-up error (exit code 1) that says why, not a clean 0."""
+    t = make_target()
+    cicada.write("env.json", {"users": [{"name": "U", "tasks": [{"request": {
+        "url": "/ok", "headers": {"X-K": "{{env(CICADA_T_ONLY_MASTER)}}"}}}]}]})
+    proc, port, _ = start_master(cicada, "-f", "env.json", "-H", t.url, "--headless",
+                                 "-u", 2, "-r", 10, "-t", "30s", "--expect-workers", 1,
+                                 "--csv", "E", env=cicada.env(CICADA_T_ONLY_MASTER="m"))
+    worker = start_worker(cicada, port)
+    r = proc.wait(5 + SLACK)
+    wait_exit([worker], 5)
+    assert r.rc == 1, r
+    err = [x for x in log_lines(r.err, "ERROR") if "No worker can run this test" in x]
+    assert len(err) == 1 and err[0].endswith(
+        "environment variable CICADA_T_ONLY_MASTER is not set"), r.err
+    assert "Shutting down (exit code 1)" in r.err
+    assert t.total() == 0
+    assert read_csv(cicada.path("E_stats.csv"))[-1][:2] == ["", "Aggregated"]
 
 
 def test_worker_missing_at_the_stop_is_idle_when_it_comes_back(cicada, make_target):

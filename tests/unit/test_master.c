@@ -36,6 +36,7 @@ static char scenario_path[PATH_MAX];
 
 static struct {
     int changed, no_workers, end_test, test_start, test_stop;
+    bool refused;           /* the last no_workers call's */
     char why[256], reason[256];
 } hk;
 
@@ -168,9 +169,10 @@ static void on_changed(void *data)
     hk.changed++;
 }
 
-static void on_no_workers(void *data, const char *why)
+static void on_no_workers(void *data, const char *why, bool refused)
 {
     (void)data;
+    hk.refused = refused;
     hk.no_workers++;
     snprintf(hk.why, sizeof hk.why, "%s", why);
 }
@@ -973,6 +975,7 @@ static void test_missing_worker_users_move(void **state)
     ev_timer_stop(loop, &beat);
     RUN_UNTIL(hk.no_workers == 1, 2.5);
     assert_string_equal(hk.why, "The last worker went missing, stopping test.");
+    assert_false(hk.refused);
     assert_int_equal(master_worker_count(M), 0);
     sbuf_free(&pa.file);
     sbuf_free(&pb.file);
@@ -1001,6 +1004,7 @@ static void test_last_worker_quits(void **state)
     assert_false(logged_has("users will be replaced on the other workers"));
     assert_int_equal(hk.no_workers, 1);
     assert_string_equal(hk.why, "The last worker quit, stopping test.");
+    assert_false(hk.refused);
 }
 
 static void test_worker_joins_running_test(void **state)
