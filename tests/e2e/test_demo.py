@@ -1,10 +1,8 @@
 """The built-in demo target driven by examples/demo.json."""
 
 import json
-import os
 import signal
 import socket
-import subprocess
 import time
 import urllib.request
 
@@ -69,55 +67,6 @@ def test_demo_run(cicada):
     d = demo.wait(SLACK)
     assert d.rc == 0, d
     assert f"Demo target stopping after {seen['requests']} requests" in d.err
-
-
-def test_make_run(tmp_path):
-    """The README's `make run`: the demo target and the dashboard; Start from the dashboard,
-    then Ctrl-C (SIGINT to the terminal's process group) ends both. The test stops first,
-    so the Buyers' on_stop logouts still reach the target, and the CSV files are written."""
-    demo_port, web_port = free_port(), free_port()
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith("MAKE") and k not in ("MFLAGS", "SAN", "FUZZ")}
-    p = subprocess.Popen(["make", "run", f"DEMO_PORT={demo_port}", f"WEB_PORT={web_port}"],
-                         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         start_new_session=True, env=env)
-    try:
-        base = f"http://127.0.0.1:{web_port}"
-        end = time.monotonic() + 300           # `make all` may have to build first
-        while True:
-            assert p.poll() is None, p.communicate()
-            try:
-                urllib.request.urlopen(base + "/", timeout=1).close()
-                break
-            except OSError:
-                assert time.monotonic() < end, "the dashboard did not come up"
-                time.sleep(0.2)
-        req = urllib.request.Request(base + "/swarm", data=b"user_count=8&spawn_rate=8")
-        with urllib.request.urlopen(req, timeout=5) as r:
-            assert json.loads(r.read())["success"] is True
-        end = time.monotonic() + 10 + SLACK
-        while demo_stats(demo_port)["by_route"].get("POST /api/cart", 0) < 2:
-            assert time.monotonic() < end, demo_stats(demo_port)
-            time.sleep(0.2)
-        os.killpg(p.pid, signal.SIGINT)
-        out, err = p.communicate(timeout=SLACK)
-    finally:
-        if p.poll() is None:
-            os.killpg(p.pid, signal.SIGKILL)
-            p.wait()
-    err = err.decode()
-    assert "Response time percentiles (approximated)" in err, err
-    assert "POST /api/logout:" not in err, err         # no failed logout in the Error report
-    # The target was ended after the test, not by the Ctrl-C.
-    assert err.index("Demo target stopping after") > err.index("Shutting down"), err
-    rows = stats_rows(REPO / "build" / "demo_stats.csv")
-    logins = rows[("POST", "/api/login")]
-    assert int(logins["Request Count"]) == 2            # 8 users: 6 Browsers, 2 Buyers
-    assert rows[("POST", "/api/logout")]["Request Count"] == "2"
-    assert rows[("POST", "/api/logout")]["Failure Count"] == "0"
-    for port in (demo_port, web_port):
-        with socket.socket() as s:
-            assert s.connect_ex(("127.0.0.1", port)) != 0, f"port {port} still open"
 
 
 @pytest.fixture(scope="module")

@@ -105,6 +105,12 @@ def test_make_run_serves_the_demo_dashboard(make_run):
         pytest.fail(f"make run still running after Ctrl-C: {p.texts()}")
     _, err = p.texts()
     assert "Response time percentiles (approximated)" in err, err
+    # The target was ended after the test, not by the Ctrl-C (it has a session of its
+    # own), so the Buyers' on_stop logouts reached it.
+    assert err.index("Demo target stopping after") > err.index("Shutting down"), err
+    assert "POST /api/logout:" not in err, err          # no failed logout in the Error report
     assert not listening(p.web_port) and not listening(p.demo_port)
     rows = stats_rows(REPO / "build" / "demo_stats.csv")
     assert int(rows[("", "Aggregated")]["Request Count"]) >= doc["stats"][-1]["num_requests"]
+    logouts = rows.get(("POST", "/api/logout"))
+    assert logouts and logouts["Failure Count"] == "0", rows
