@@ -719,8 +719,11 @@ def test_worker_without_a_compiler_refuses(cicada, tmp_path, target):
     w = ws[0]
     assert 'no C compiler ("/nonexistent" could not run)' in w.err
     assert "All users spawned" not in w.err
-    # Its share leaves the plan: with no other worker, the test stops rather than idle.
-    assert "No worker can run this test, stopping it." in r.err, r.err
+    # Its share leaves the plan: with no other worker, the test stops rather than idle,
+    # naming the worker's error, and the headless master exits 1 (nothing could run).
+    assert re.search(r"/ERROR/cicada\.main: No worker can run this test, stopping it: "
+                     r"worker \S+: \S*dist\.c: no C compiler", r.err), r.err
+    assert r.rc == 1, r
     time.sleep(0.2)
     assert target.total() == 0
 
