@@ -27,9 +27,34 @@ from target import Target  # noqa: E402
 
 CICADA = os.environ.get("CICADA_BIN") or str(REPO / "cicada")
 LOCUST = "/usr/bin/locust"
+
 # Seconds a bounded run may take beyond its -t before a test gives up on it (ASan builds
 # are 2-3 times slower to start and stop).
 SLACK = 20
+
+
+def ok_fail_pair(wait):
+    """The same test for real Locust and for cicada, for side-by-side comparisons: one
+    user class, two tasks (GET /ok and GET /fail), a constant wait. Returns (locustfile
+    source, scenario)."""
+    locustfile = f'''\
+from locust import HttpUser, constant, task
+
+
+class U(HttpUser):
+    wait_time = constant({wait})
+
+    @task
+    def ok(self):
+        self.client.get("/ok")
+
+    @task
+    def fail(self):
+        self.client.get("/fail")
+'''
+    scenario = {"users": [{"name": "U", "wait_time": wait, "tasks": [
+        {"name": "ok", "request": "GET /ok"}, {"name": "fail", "request": "GET /fail"}]}]}
+    return locustfile, scenario
 
 
 def free_port():

@@ -8,26 +8,9 @@ import os
 
 import pytest
 
-from conftest import LOCUST, SLACK
+from conftest import LOCUST, SLACK, ok_fail_pair
 
-LOCUSTFILE = '''\
-from locust import HttpUser, constant, task
-
-
-class U(HttpUser):
-    wait_time = constant(0.05)
-
-    @task
-    def ok(self):
-        self.client.get("/ok")
-
-    @task
-    def fail(self):
-        self.client.get("/fail")
-'''
-
-SCENARIO = {"users": [{"name": "U", "wait_time": 0.05, "tasks": [
-    {"name": "ok", "request": "GET /ok"}, {"name": "fail", "request": "GET /fail"}]}]}
+LOCUSTFILE, SCENARIO = ok_fail_pair(0.05)
 
 # Locust 2.12, stats.py, off a terminal: STATS_NAME_WIDTH 80, STATS_TYPE_WIDTH 8.
 NAME_W, TYPE_W = 80, 8

@@ -4,26 +4,9 @@ import os
 
 import pytest
 
-from conftest import LOCUST, SLACK, read_csv
+from conftest import LOCUST, SLACK, ok_fail_pair, read_csv
 
-LOCUSTFILE = '''\
-from locust import HttpUser, constant, task
-
-
-class U(HttpUser):
-    wait_time = constant(0.1)
-
-    @task
-    def ok(self):
-        self.client.get("/ok")
-
-    @task
-    def fail(self):
-        self.client.get("/fail")
-'''
-
-SCENARIO = {"users": [{"name": "U", "wait_time": 0.1, "tasks": [
-    {"name": "ok", "request": "GET /ok"}, {"name": "fail", "request": "GET /fail"}]}]}
+LOCUSTFILE, SCENARIO = ok_fail_pair(0.1)
 
 FILES = ["stats", "stats_history", "failures", "exceptions"]
 
