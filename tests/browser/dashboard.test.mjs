@@ -13,11 +13,10 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { chromium } from 'playwright-core';
 import {
-    CICADA, DEMO_NAMES, DEMO_SCENARIO, SHOTS, WAIT_MS, EXIT_MS, work, procs,
-    report, check, runSteps, freePorts, startCicada, tail, waitHttp, stopCicada, killAll,
-    finish, until, tableRows, aggregatedRequests, chartData
+    DEMO_NAMES, DEMO_SCENARIO, SHOTS, WAIT_MS, EXIT_MS, work, check, runSteps, freePorts,
+    startCicada, tail, waitHttp, stopCicada, until, untilText, tableRows, aggregatedRequests,
+    chartData, watchErrors, checkDemoRunning, untilChartPoints, launchChromium, runTest
 } from './harness.mjs';
 
 const WATCHDOG_MS = 150000;
@@ -29,17 +28,6 @@ const EVIL_NAME = '<img src=x onerror=window.__pwned=1>';
 const EVIL_TASK = '<b>bold</b>';
 
 const text = (page, sel) => page.locator(sel).textContent();
-
-/* Waits until the element's text is exactly `want`. */
-async function untilText(page, sel, want, timeout = WAIT_MS) {
-    let seen;
-    await until(`${sel} to show "${want}"`, async () => {
-        seen = (await text(page, sel)).trim();
-        return seen === want || null;
-    }, timeout).catch((e) => {
-        throw new Error(`${sel}: expected "${want}", still "${seen}" (${e.message})`);
-    });
-}
 
 async function showTab(page, name) {
     await page.click(`[data-tab="${name}"]`);
@@ -71,36 +59,11 @@ async function mainScenario(ctx, webPort, demoPort, errors) {
             await until('the dialog to close', async () =>
                 !(await page.locator('#swarm-dialog').isVisible()));
         }],
-        ['state "running" with 20 users; Statistics rows for the demo requests; Aggregated grows', async () => {
-            await untilText(page, '#state', 'running');
-            await untilText(page, '#user-count', '20');
-            const rows = await until('request rows in #stats-table', async () => {
-                const r = await tableRows(page, '#stats-table');
-                return r.length >= 3 ? r : null;
-            });
-            const agg = rows[rows.length - 1];
-            assert.equal(agg.cls, 'total', 'last row has class "total"');
-            assert.equal(agg.cells.name, 'Aggregated');
-            const names = rows.slice(0, -1).map((r) => r.cells.name);
-            for (const n of names)
-                assert.ok(DEMO_NAMES.has(n), `unexpected request name in the table: ${n}`);
-            assert.ok(names.includes('/api/products'), `no /api/products row in ${names}`);
-            const first = Number(agg.cells.num_requests);
-            assert.ok(first > 0, `Aggregated # Requests is ${agg.cells.num_requests}`);
-            const later = await until('Aggregated # Requests to grow past ' + first, async () => {
-                const n = await aggregatedRequests(page);
-                return n > first ? n : null;
-            });
-            return `${names.length} request rows, Aggregated ${first} -> ${later}`;
-        }],
+        ['state "running" with 20 users; Statistics rows for the demo requests; Aggregated grows', () =>
+            checkDemoRunning(page, 20)],
         ['Charts tab: RPS chart has >= 3 points, per-name chart >= 2 datasets', async () => {
             await showTab(page, 'charts');
-            const got = await until('chart data', async () => {
-                const rps = await chartData(page, 'chart-rps');
-                const per = await chartData(page, 'chart-per-name');
-                return rps && per && rps[0].points >= 3 && per.length >= 2 ? {rps, per} : null;
-            });
-            assert.equal(got.rps[0].label, 'RPS');
+            const got = await untilChartPoints(page);
             return `RPS ${got.rps[0].points} points, ${got.per.length} names`;
         }],
         ['Timings tab: a row per name, phases adding up to the response time; the picker shows percentiles', async () => {
@@ -266,14 +229,6 @@ async function assertNoInjection(page) {
     }
 }
 
-function watchErrors(page, errors) {
-    page.on('pageerror', (e) => errors.push(`page error: ${e.message}`));
-    page.on('console', (m) => {
-        if (m.type() === 'error')
-            errors.push(`console error: ${m.text()}`);
-    });
-}
-
 async function escapingScenario(ctx, webPort, errors) {
     const page = await ctx.newPage();
     watchErrors(page, errors);
@@ -417,18 +372,8 @@ async function distributedScenario(ctx, webPort, errors) {
 }
 
 async function main() {
-    const watchdog = setTimeout(() => {
-        console.log(`not ok - the whole test took over ${WATCHDOG_MS} ms; killing everything`);
-        killAll();
-        process.exit(1);
-    }, WATCHDOG_MS);
-
-    let browserCtx = null;
     const errors = [];
-    const t0 = Date.now();
-    try {
-        if (!fs.existsSync(CICADA))
-            throw new Error(`CICADA_BIN ${CICADA} does not exist (build it with make)`);
+    await runTest(WATCHDOG_MS, async () => {
         const [demoPort, webPort, evilPort, masterWebPort, masterPort] = await freePorts(5);
         const demo = startCicada('demo-target', ['--demo-target', `127.0.0.1:${demoPort}`]);
         const web = startCicada('dashboard', [
@@ -464,19 +409,7 @@ async function main() {
         await waitHttp(web, webPort, '/stats/requests');
         await waitHttp(evil, evilPort, '/stats/requests');
 
-        // The fresh --user-data-dir: Playwright passes it itself and refuses it in args.
-        const profile = fs.mkdtempSync(path.join(work, 'chromium-'));
-        browserCtx = await chromium.launchPersistentContext(profile, {
-            executablePath: '/usr/bin/chromium',
-            headless: true,
-            args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic',
-                   '--no-first-run', '--disable-background-networking',
-                   '--disable-component-update', '--disable-sync'],
-            viewport: {width: 1280, height: 860},
-            acceptDownloads: true,
-            timeout: WAIT_MS
-        });
-        browserCtx.setDefaultTimeout(WAIT_MS);
+        const browserCtx = await launchChromium({acceptDownloads: true});
 
         await mainScenario(browserCtx, webPort, demoPort, errors);
         await escapingScenario(browserCtx, evilPort, errors);
@@ -486,7 +419,6 @@ async function main() {
             assert.deepEqual(errors, []);
         });
         await browserCtx.close();
-        browserCtx = null;
 
         await check('dashboard exits with code 0 on SIGINT', () => stopCicada(web));
         await check('second dashboard exits with code 0 on SIGINT', () => stopCicada(evil));
@@ -503,17 +435,7 @@ async function main() {
                 assert.deepEqual(w.exit, {code: 0, signal: null}, tail(w.err));
             });
         await check('demo target exits with code 0 on SIGINT', () => stopCicada(demo));
-    } catch (err) {
-        report(false, 'test setup', err);
-    } finally {
-        if (browserCtx)
-            await browserCtx.close().catch(() => {});
-        killAll();
-        await Promise.all(procs.map((p) => p.exited));
-        clearTimeout(watchdog);
-    }
-
-    finish(t0);
+    });
 }
 
 await main();

@@ -16,9 +16,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import puppeteer from 'puppeteer-core';
 import {
-    CICADA, DEMO_NAMES, DEMO_SCENARIO, SHOTS, WAIT_MS, work, procs, report, check, runSteps,
-    freePorts, startCicada, waitHttp, stopCicada, killAll, finish, until, tableRows,
-    aggregatedRequests, chartData
+    DEMO_SCENARIO, SHOTS, WAIT_MS, work, check, runSteps, freePorts, startCicada, waitHttp,
+    stopCicada, until, untilText, tableRows, aggregatedRequests, chartData, watchErrors,
+    checkDemoRunning, untilChartPoints, runTest
 } from './harness.mjs';
 
 const FIREFOX = process.env.FIREFOX_BIN || '/usr/bin/firefox-esr';
@@ -32,16 +32,6 @@ const text = (page, sel) => page.$eval(sel, (el) => el.textContent);
 /* Laid out and not hidden, as a person would see it (a closed dialog is display: none). */
 const visible = (page, sel) => page.$eval(sel, (el) =>
     el.getClientRects().length > 0 && getComputedStyle(el).visibility !== 'hidden');
-
-async function untilText(page, sel, want, timeout = WAIT_MS) {
-    let seen;
-    await until(`${sel} to show "${want}"`, async () => {
-        seen = (await text(page, sel)).trim();
-        return seen === want || null;
-    }, timeout).catch((e) => {
-        throw new Error(`${sel}: expected "${want}", still "${seen}" (${e.message})`);
-    });
-}
 
 /* Types into an input as a person would (puppeteer clears it first). */
 async function fill(page, sel, value) {
@@ -105,14 +95,6 @@ async function untilDrawn(page, min = 20) {
     return got.join(', ');
 }
 
-function watchErrors(page, errors) {
-    page.on('pageerror', (e) => errors.push(`page error: ${e.message || e}`));
-    page.on('console', (m) => {
-        if (m.type() === 'error')
-            errors.push(`console error: ${m.text()}`);
-    });
-}
-
 /* ------------------------------------------------------------------------------------
  * The test. */
 async function dashboardScenario(browser, webPort, demoPort, errors) {
@@ -143,36 +125,11 @@ async function dashboardScenario(browser, webPort, demoPort, errors) {
             await until('the dialog to close', async () => !(await visible(page, '#swarm-dialog')));
             return (await browser.version());
         }],
-        ['state "running" with 20 users; Statistics rows for the demo requests; Aggregated grows', async () => {
-            await untilText(page, '#state', 'running');
-            await untilText(page, '#user-count', '20');
-            const rows = await until('request rows in #stats-table', async () => {
-                const r = await tableRows(page, '#stats-table');
-                return r.length >= 3 ? r : null;
-            });
-            const agg = rows[rows.length - 1];
-            assert.equal(agg.cls, 'total', 'last row has class "total"');
-            assert.equal(agg.cells.name, 'Aggregated');
-            const names = rows.slice(0, -1).map((r) => r.cells.name);
-            for (const n of names)
-                assert.ok(DEMO_NAMES.has(n), `unexpected request name in the table: ${n}`);
-            assert.ok(names.includes('/api/products'), `no /api/products row in ${names}`);
-            const first = Number(agg.cells.num_requests);
-            assert.ok(first > 0, `Aggregated # Requests is ${agg.cells.num_requests}`);
-            const later = await until('Aggregated # Requests to grow past ' + first, async () => {
-                const n = await aggregatedRequests(page);
-                return n > first ? n : null;
-            });
-            return `${names.length} request rows, Aggregated ${first} -> ${later}`;
-        }],
+        ['state "running" with 20 users; Statistics rows for the demo requests; Aggregated grows', () =>
+            checkDemoRunning(page, 20)],
         ['Charts tab: Chart.js holds the points and every canvas draws its series', async () => {
             await showTab(page, 'charts');
-            const got = await until('chart data', async () => {
-                const rps = await chartData(page, 'chart-rps');
-                const per = await chartData(page, 'chart-per-name');
-                return rps && per && rps[0].points >= 3 && per.length >= 2 ? {rps, per} : null;
-            });
-            assert.equal(got.rps[0].label, 'RPS');
+            const got = await untilChartPoints(page);
             const drawn = await untilDrawn(page);
             return `RPS ${got.rps[0].points} points, ${got.per.length} names; ${drawn}`;
         }],
@@ -246,19 +203,8 @@ async function dashboardScenario(browser, webPort, demoPort, errors) {
 
 async function main() {
     let browser = null;
-    const watchdog = setTimeout(() => {
-        console.log(`not ok - the whole test took over ${WATCHDOG_MS} ms; killing what it started`);
-        if (browser && browser.process())
-            browser.process().kill('SIGKILL');
-        killAll();
-        process.exit(1);
-    }, WATCHDOG_MS);
-
     const errors = [];
-    const t0 = Date.now();
-    try {
-        if (!fs.existsSync(CICADA))
-            throw new Error(`CICADA_BIN ${CICADA} does not exist (build it with make)`);
+    await runTest(WATCHDOG_MS, async () => {
         if (!fs.existsSync(FIREFOX))
             throw new Error(`${FIREFOX} does not exist (apt-get install firefox-esr)`);
         const [demoPort, webPort] = await freePorts(2);
@@ -292,19 +238,19 @@ async function main() {
         });
         await check('dashboard exits with code 0 on SIGINT', () => stopCicada(web));
         await check('demo target exits with code 0 on SIGINT', () => stopCicada(demo));
-    } catch (err) {
-        report(false, 'test setup', err);
-    } finally {
-        if (browser) {
-            await browser.close().catch(() => {});
-            if (browser.process() && browser.process().exitCode === null)
+    }, {
+        onWatchdog: () => {
+            if (browser && browser.process())
                 browser.process().kill('SIGKILL');
+        },
+        cleanup: async () => {
+            if (browser) {
+                await browser.close().catch(() => {});
+                if (browser.process() && browser.process().exitCode === null)
+                    browser.process().kill('SIGKILL');
+            }
         }
-        killAll();
-        await Promise.all(procs.map((p) => p.exited));
-        clearTimeout(watchdog);
-    }
-    finish(t0);
+    });
 }
 
 await main();

@@ -1,6 +1,9 @@
-// What both browser tests share: the cicada processes they start and stop, the check
-// reporting ("ok N - ..." lines), polling, and reading the dashboard's tables and charts
-// through page.$eval/page.evaluate (the same calls in playwright-core and puppeteer-core).
+// What the browser tests share: the cicada processes they start and stop, the check
+// reporting ("ok N - ..." lines), the watchdog and the frame of main() (runTest), polling,
+// collecting page errors, and reading the dashboard's text, tables and charts through
+// page.$eval/page.evaluate (the same calls in playwright-core and puppeteer-core), with the
+// checks of a running demo test both dashboard tests make; and the Chromium launch of the
+// two Chromium tests (playwright-core, loaded only by them).
 //
 // Importing it creates the temporary work directory (`work`, with `home` inside) and
 // installs the handlers that SIGKILL the cicada processes started here when the test
@@ -96,7 +99,7 @@ export async function freePorts(n) {
 function cicadaEnv() {
     const env = {};
     for (const [k, v] of Object.entries(process.env)) {
-        if (!k.startsWith('LOCUST_'))
+        if (!k.startsWith('LOCUST_') && !k.startsWith('CICADA_'))
             env[k] = v;
     }
     env.HOME = home;
@@ -154,8 +157,8 @@ export async function waitHttp(p, port, urlPath) {
     }
 }
 
-/* SIGINT, then requires exit code 0 and no sanitizer report on stderr. */
-export async function stopCicada(p) {
+/* SIGINT, then requires exit code `want` and no sanitizer report on stderr. */
+export async function stopCicada(p, want = 0) {
     if (!p.exit)
         p.child.kill('SIGINT');
     let timer;
@@ -168,13 +171,13 @@ export async function stopCicada(p) {
         throw new Error(`${p.name} did not exit within ${EXIT_MS} ms of SIGINT:\n${tail(p.err)}`);
     }
     const {code, signal} = p.exit;
-    assert.ok(code === 0 && signal === null,
-              `${p.name}: expected exit code 0, got code ${code} signal ${signal}:\n${tail(p.err, 40)}`);
+    assert.ok(code === want && signal === null,
+              `${p.name}: expected exit code ${want}, got code ${code} signal ${signal}:\n${tail(p.err, 40)}`);
     const stderr = fs.readFileSync(p.err, 'utf8');
     const bad = stderr.split('\n').filter((l) =>
         /ERROR: (Address|Leak|Thread|Memory)Sanitizer|runtime error:/.test(l));
     assert.deepEqual(bad, [], `${p.name}: sanitizer report on stderr`);
-    return `exit code 0`;
+    return `exit code ${want}`;
 }
 
 /* Last resort (failure paths, watchdog, exit): SIGKILL whatever is still running. */
@@ -223,15 +226,40 @@ export async function until(what, fn, timeout = WAIT_MS) {
     }
 }
 
-/* The rows of a table: [{cls, cells: {sortkey: text}}]. */
-export function tableRows(page, sel) {
-    return page.$eval(sel, (table) => {
-        const keys = [...table.tHead.rows[0].cells].map((th) => th.getAttribute('data-sortkey'));
-        return [...table.tBodies[0].rows].map((tr) => ({
+/* Collects the page's JavaScript errors and console errors into `errors`. */
+export function watchErrors(page, errors) {
+    page.on('pageerror', (e) => errors.push(`page error: ${e.message || e}`));
+    page.on('console', (m) => {
+        if (m.type() === 'error')
+            errors.push(`console error: ${m.text()}`);
+    });
+}
+
+/* Waits until the element's text, trimmed, is exactly `want`. */
+export async function untilText(page, sel, want, timeout = WAIT_MS) {
+    let seen;
+    await until(`${sel} to show "${want}"`, async () => {
+        seen = (await page.$eval(sel, (el) => el.textContent)).trim();
+        return seen === want || null;
+    }, timeout).catch((e) => {
+        throw new Error(`${sel}: expected "${want}", still "${seen}" (${e.message})`);
+    });
+}
+
+/* The header's sort keys and the rows of a table: {keys, rows: [{cls, cells: {sortkey: text}}]}. */
+export function table(page, sel) {
+    return page.$eval(sel, (t) => {
+        const keys = [...t.tHead.rows[0].cells].map((th) => th.getAttribute('data-sortkey'));
+        return {keys, rows: [...t.tBodies[0].rows].map((tr) => ({
             cls: tr.className,
             cells: Object.fromEntries([...tr.cells].map((td, i) => [keys[i], td.textContent]))
-        }));
+        }))};
     });
+}
+
+/* The rows of a table: [{cls, cells: {sortkey: text}}]. */
+export async function tableRows(page, sel) {
+    return (await table(page, sel)).rows;
 }
 
 export async function aggregatedRequests(page) {
@@ -254,6 +282,69 @@ export function chartData(page, canvasId) {
             firstX: d.data.length ? d.data[0].x : null
         }));
     }, canvasId);
+}
+
+/* A demo test (examples/demo.json) started with `users` users: state "running", that many
+ * users, Statistics rows only for the demo's requests (/api/products among them) above an
+ * Aggregated row whose # Requests grows. Returns the check's detail. */
+export async function checkDemoRunning(page, users) {
+    await untilText(page, '#state', 'running');
+    await untilText(page, '#user-count', String(users));
+    const rows = await until('request rows in #stats-table', async () => {
+        const r = await tableRows(page, '#stats-table');
+        return r.length >= 3 ? r : null;
+    });
+    const agg = rows[rows.length - 1];
+    assert.equal(agg.cls, 'total', 'last row has class "total"');
+    assert.equal(agg.cells.name, 'Aggregated');
+    const names = rows.slice(0, -1).map((r) => r.cells.name);
+    for (const n of names)
+        assert.ok(DEMO_NAMES.has(n), `unexpected request name in the table: ${n}`);
+    assert.ok(names.includes('/api/products'), `no /api/products row in ${names}`);
+    const first = Number(agg.cells.num_requests);
+    assert.ok(first > 0, `Aggregated # Requests is ${agg.cells.num_requests}`);
+    const later = await until('Aggregated # Requests to grow past ' + first, async () => {
+        const n = await aggregatedRequests(page);
+        return n > first ? n : null;
+    });
+    return `${names.length} request rows, Aggregated ${first} -> ${later}`;
+}
+
+/* Waits until Chart.js holds >= 3 points in the RPS chart (dataset "RPS") and >= 2 datasets
+ * in the per-name chart; returns {rps, per} as chartData gives them. */
+export async function untilChartPoints(page) {
+    const got = await until('chart data', async () => {
+        const rps = await chartData(page, 'chart-rps');
+        const per = await chartData(page, 'chart-per-name');
+        return rps && per && rps[0].points >= 3 && per.length >= 2 ? {rps, per} : null;
+    });
+    assert.equal(got.rps[0].label, 'RPS');
+    return got;
+}
+
+/* The browser contexts launchChromium opened and nothing has closed yet (runTest closes them). */
+const chromiums = new Set();
+
+/* Debian's Chromium, headless with a fresh profile in the work directory, through
+ * playwright-core (imported here only when called); `options` adds launch options. */
+export async function launchChromium(options = {}) {
+    const { chromium } = await import('playwright-core');
+    // The fresh --user-data-dir: Playwright passes it itself and refuses it in args.
+    const profile = fs.mkdtempSync(path.join(work, 'chromium-'));
+    const ctx = await chromium.launchPersistentContext(profile, {
+        executablePath: '/usr/bin/chromium',
+        headless: true,
+        args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic',
+               '--no-first-run', '--disable-background-networking',
+               '--disable-component-update', '--disable-sync'],
+        viewport: {width: 1280, height: 860},
+        timeout: WAIT_MS,
+        ...options
+    });
+    ctx.setDefaultTimeout(WAIT_MS);
+    chromiums.add(ctx);
+    ctx.on('close', () => chromiums.delete(ctx));
+    return ctx;
 }
 
 /* Runs [name, fn] steps in order; after the first failure the rest are reported as not run. */
@@ -279,4 +370,34 @@ export function finish(t0) {
     console.log(`# ${CICADA}, ${secs} s`);
     console.log(`${passed} passed, ${failed} failed`);
     process.exitCode = failed || !passed ? 1 : 0;
+}
+
+/* The frame of a test's main(): a watchdog that after `watchdogMs` calls onWatchdog (to kill
+ * a browser), SIGKILLs the cicada processes and exits 1; then body() (after checking that
+ * CICADA exists), an exception from it reported as a failed "test setup"; then cleanup()
+ * (to close a browser launchChromium did not start), closing what launchChromium started
+ * and is still open, SIGKILL for whatever cicada process still runs, and finish(). */
+export async function runTest(watchdogMs, body, {onWatchdog = () => {}, cleanup = async () => {}} = {}) {
+    const watchdog = setTimeout(() => {
+        console.log(`not ok - the whole test took over ${watchdogMs} ms; killing what it started`);
+        onWatchdog();
+        killAll();
+        process.exit(1);
+    }, watchdogMs);
+    const t0 = Date.now();
+    try {
+        if (!fs.existsSync(CICADA))
+            throw new Error(`CICADA_BIN ${CICADA} does not exist (build it with make)`);
+        await body();
+    } catch (err) {
+        report(false, 'test setup', err);
+    } finally {
+        await cleanup();
+        for (const ctx of chromiums)
+            await ctx.close().catch(() => {});
+        killAll();
+        await Promise.all(procs.map((p) => p.exited));
+        clearTimeout(watchdog);
+    }
+    finish(t0);
 }
